@@ -1,0 +1,80 @@
+"""rawmmap: libc's mmap family from Python, exactly as C calls it — and the crash explained.
+
+The public API is exactly what this module re-exports (see ``__all__``); the
+header constants (``PROT_*``, ``MAP_*``, ``MS_*``, ``MADV_*``, ``MREMAP_*``,
+``MFD_*``) are added from the compiled module, each only if the build
+machine's headers define it.
+"""
+
+from __future__ import annotations
+
+from ._access import read as read
+from ._access import read_into as read_into
+from ._access import touch as touch
+from ._access import write as write
+from ._constants import MFD as MFD
+from ._constants import MS as MS
+from ._constants import VALUES as _VALUES
+from ._constants import Madv as Madv
+from ._constants import Map as Map
+from ._constants import Mremap as Mremap
+from ._constants import Prot as Prot
+from ._errors import MappingFault as MappingFault
+from ._raw import ftruncate as ftruncate
+from ._raw import madvise as madvise
+from ._raw import memfd_create as memfd_create
+from ._raw import mincore as mincore
+from ._raw import mlock as mlock
+from ._raw import mmap as mmap
+from ._raw import mprotect as mprotect
+from ._raw import mremap as mremap
+from ._raw import msync as msync
+from ._raw import munlock as munlock
+from ._raw import munmap as munmap
+from ._raw import page_size as page_size
+
+__version__ = "0.1.0"
+
+#: The page size of this machine, as ``sysconf(_SC_PAGESIZE)`` reports it.
+PAGESIZE: int = page_size()
+
+_CONSTANT_PREFIXES = ("PROT_", "MAP_", "MS_", "MADV_", "MREMAP_", "MFD_")
+_constants = {n: v for n, v in _VALUES.items() if n.startswith(_CONSTANT_PREFIXES)}
+globals().update(_constants)
+
+
+def __getattr__(name: str) -> int:
+    # Only reached for a name that is not a module attribute: tells type checkers
+    # that the header constants are ints, and says why one is missing.
+    if name.startswith(_CONSTANT_PREFIXES):
+        raise AttributeError(f"rawmmap has no {name}: the headers rawmmap was built with lack it")
+    raise AttributeError(f"module 'rawmmap' has no attribute {name!r}")
+
+
+__all__ = [
+    "MFD",
+    "MS",
+    "PAGESIZE",
+    "Madv",
+    "Map",
+    "MappingFault",
+    "Mremap",
+    "Prot",
+    "ftruncate",
+    "madvise",
+    "memfd_create",
+    "mincore",
+    "mlock",
+    "mmap",
+    "mprotect",
+    "mremap",
+    "msync",
+    "munlock",
+    "munmap",
+    "page_size",
+    "read",
+    "read_into",
+    "touch",
+    "write",
+    *sorted(_constants),
+]

@@ -1,0 +1,176 @@
+"""Memory access at an address, through the C fault guard.
+
+Every copy here runs inside ``rawmmap_copy`` (see the design comment in
+``_csrc/rawmmap.c``): a SIGBUS or SIGSEGV raised by the copy itself becomes a
+:class:`rawmmap.MappingFault`; a fault anywhere else is handed to whatever
+handler was there before rawmmap (so real crashes stay real).
+
+The handler is installed when this module is imported.  Python's
+``faulthandler.enable()`` installs its own handler on top of any other; each
+guarded access therefore compares ``faulthandler.is_enabled()`` with the state
+seen last time and, when it changed, puts rawmmap's handler back on top (it
+then chains to faulthandler's for faults that are not rawmmap's).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import signal
+
+from ._errors import MappingFault
+from ._native import ffi, lib
+
+__all__ = ["fault_from_last", "guarded_copy", "read", "read_into", "touch", "write"]
+
+_fh_enabled = faulthandler.is_enabled
+
+
+def _install() -> bool:
+    if lib.rawmmap_guard_install() != 0:  # pragma: no cover - sigaction cannot fail here
+        raise OSError(ffi.errno, "sigaction(SIGSEGV/SIGBUS) failed")
+    return _fh_enabled()
+
+
+_seen_fh_state = _install()
+
+
+def ensure_guard() -> None:
+    """Put the fault handler back on top if faulthandler changed state since last seen."""
+    global _seen_fh_state
+    if _fh_enabled() is not _seen_fh_state:
+        _seen_fh_state = _install()
+
+
+def _explain(signo: int, code: str) -> str:
+    if signo == signal.SIGBUS and code == "BUS_ADRERR":
+        return "the page lies beyond the end of the file backing the mapping"
+    if code == "SEGV_ACCERR":
+        return "the page's protection does not allow this access"
+    if code == "SEGV_MAPERR":
+        return "no mapping at this address"
+    return "the kernel refused the access"
+
+
+def fault_from_last(
+    explain: object = None, mapping: object | None = None, base: int | None = None
+) -> MappingFault:
+    """Build the MappingFault for the fault the guard just caught in this thread."""
+    signo = lib.rawmmap_fault_signo()
+    code = lib.rawmmap_fault_code()
+    addr = int(lib.rawmmap_fault_addr())
+    fault = MappingFault(signo, code, addr)
+    fault.explanation = (
+        explain(fault) if callable(explain) else _explain(signo, fault.code)  # type: ignore[arg-type]
+    )
+    if mapping is not None and base is not None:
+        fault.mapping = mapping
+        fault.offset = addr - base
+    return fault
+
+
+def guarded_copy(dst: int, src: int, n: int) -> None:
+    """Copy ``n`` bytes between two addresses; a fault raises MappingFault."""
+    if _fh_enabled() is not _seen_fh_state:
+        ensure_guard()
+    if lib.rawmmap_copy(dst, src, n):
+        raise fault_from_last()
+
+
+def read(addr: int, n: int) -> bytes:
+    """Copy ``n`` bytes from ``addr`` into a new bytes object, guarded.
+
+    A SIGBUS/SIGSEGV during the copy raises :class:`rawmmap.MappingFault`
+    (``.signal``, ``.code``, ``.address``); the interpreter is unharmed.
+    Unlike ``Mapping`` indexing this reaches any address, e.g. the rest of a
+    mapping's last page.
+    """
+    if n.__class__ is not int or addr.__class__ is not int:
+        addr, n = _check("read", addr, n)
+    if n < 0:
+        raise ValueError(f"read(): n must be >= 0, got {n}")
+    if _fh_enabled() is not _seen_fh_state:
+        ensure_guard()
+    buf = ffi.new("char[]", n or 1)
+    try:
+        failed = lib.rawmmap_read(buf, addr, n)
+    except OverflowError:
+        raise _out_of_range("read", addr) from None
+    if failed:
+        raise fault_from_last()
+    return ffi.unpack(buf, n)  # type: ignore[no-any-return]
+
+
+def read_into(addr: int, buffer: object) -> int:
+    """Fill a writable buffer (bytearray, memoryview, numpy array) from ``addr``, guarded.
+
+    Returns the number of bytes copied (the buffer's size in bytes).
+    """
+    if addr.__class__ is not int:
+        addr, _ = _check("read_into", addr, 0)
+    dst = ffi.from_buffer(buffer, require_writable=True)
+    if _fh_enabled() is not _seen_fh_state:
+        ensure_guard()
+    n = len(dst)
+    try:
+        failed = lib.rawmmap_read(dst, addr, n)
+    except OverflowError:
+        raise _out_of_range("read_into", addr) from None
+    if failed:
+        raise fault_from_last()
+    return n
+
+
+def write(addr: int, data: bytes | bytearray | memoryview) -> None:
+    """Copy ``data`` (any bytes-like object) to ``addr``, guarded (see :func:`read`)."""
+    if addr.__class__ is not int:
+        addr, _ = _check("write", addr, 0)
+    if _fh_enabled() is not _seen_fh_state:
+        ensure_guard()
+    try:
+        if data.__class__ is bytes:
+            failed = lib.rawmmap_write(addr, data, len(data))
+        else:
+            src = ffi.from_buffer(data)
+            failed = lib.rawmmap_write(addr, src, len(src))
+    except OverflowError:
+        raise _out_of_range("write", addr) from None
+    if failed:
+        raise fault_from_last()
+
+
+def touch(addr: int, length: int, *, write: bool = False, step: int = 0) -> None:
+    """Touch one byte per page (or per ``step`` bytes) of a range, guarded.
+
+    A read, or with ``write=True`` an atomic add of zero: a write access that
+    changes no data (it breaks copy-on-write and dirties shared pages).
+    """
+    if addr.__class__ is not int or length.__class__ is not int:
+        addr, length = _check("touch", addr, length)
+    if length < 0:
+        raise ValueError(f"touch(): length must be >= 0, got {length}")
+    if _fh_enabled() is not _seen_fh_state:
+        ensure_guard()
+    try:
+        failed = lib.rawmmap_touch(addr, length, step or _PAGE, 1 if write else 0)
+    except OverflowError:
+        raise _out_of_range("touch", addr) from None
+    if failed:
+        raise fault_from_last()
+
+
+def _out_of_range(func: str, addr: int) -> ValueError:
+    return ValueError(f"{func}(): addr must be in 0..2**64-1, got {addr}")
+
+
+def _check(func: str, addr: object, n: object) -> tuple[int, int]:
+    values = []
+    for name, value in (("addr", addr), ("n", n)):
+        if not hasattr(value, "__index__") or isinstance(value, (str, bytes)):
+            raise TypeError(f"{func}(): {name} must be an integer, got {type(value).__name__}")
+        values.append(value.__index__())  # type: ignore[attr-defined]
+    if not 0 <= values[0] < 2**64:
+        raise _out_of_range(func, values[0])
+    return values[0], values[1]
+
+
+_PAGE = int(lib.rawmmap_page_size())
