@@ -20,6 +20,12 @@ from ._constants import Map as Map
 from ._constants import Mremap as Mremap
 from ._constants import Prot as Prot
 from ._errors import MappingFault as MappingFault
+from ._isolate import ChildTraceback as ChildTraceback
+from ._isolate import Outcome as Outcome
+from ._isolate import run_isolated as run_isolated
+from ._mapping import Mapping as Mapping
+from ._mapping import map_anonymous as map_anonymous
+from ._mapping import map_file as map_file
 from ._raw import ftruncate as ftruncate
 from ._raw import madvise as madvise
 from ._raw import memfd_create as memfd_create
@@ -39,8 +45,8 @@ __version__ = "0.1.0"
 PAGESIZE: int = page_size()
 
 _CONSTANT_PREFIXES = ("PROT_", "MAP_", "MS_", "MADV_", "MREMAP_", "MFD_")
-_constants = {n: v for n, v in _VALUES.items() if n.startswith(_CONSTANT_PREFIXES)}
-globals().update(_constants)
+_header_constants = {n: v for n, v in _VALUES.items() if n.startswith(_CONSTANT_PREFIXES)}
+globals().update(_header_constants)
 
 
 def __getattr__(name: str) -> int:
@@ -53,6 +59,12 @@ def __getattr__(name: str) -> int:
 
 __all__ = [
     "MFD",
+    "ChildTraceback",
+    "Mapping",
+    "Outcome",
+    "map_anonymous",
+    "map_file",
+    "run_isolated",
     "MS",
     "PAGESIZE",
     "Madv",
@@ -76,5 +88,5 @@ __all__ = [
     "read_into",
     "touch",
     "write",
-    *sorted(_constants),
+    *sorted(_header_constants),
 ]

@@ -6,16 +6,24 @@ Every copy here runs inside ``rawmmap_copy`` (see the design comment in
 handler was there before rawmmap (so real crashes stay real).
 
 The handler is installed when this module is imported.  Python's
-``faulthandler.enable()`` installs its own handler on top of any other; each
-guarded access therefore compares ``faulthandler.is_enabled()`` with the state
-seen last time and, when it changed, puts rawmmap's handler back on top (it
-then chains to faulthandler's for faults that are not rawmmap's).
+``faulthandler.enable()`` installs its own handler on top of any other, and
+would then report a guarded fault as a fatal error.  Two things keep
+rawmmap's handler on top (it chains to faulthandler's for every fault that is
+not rawmmap's, so faulthandler still reports real crashes):
+
+* ``faulthandler.enable`` is wrapped, once, at import: the original runs,
+  then rawmmap's handler is put back on top;
+* each guarded access compares ``faulthandler.is_enabled()`` with the state
+  seen last time (one C call, no syscall) and re-installs when it changed,
+  for code that kept a reference to the unwrapped ``enable``.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import functools
 import signal
+from typing import Any
 
 from ._errors import MappingFault
 from ._native import ffi, lib
@@ -39,6 +47,22 @@ def ensure_guard() -> None:
     global _seen_fh_state
     if _fh_enabled() is not _seen_fh_state:
         _seen_fh_state = _install()
+
+
+def _reinstall_after(enable: Any) -> Any:
+    @functools.wraps(enable)
+    def enable_then_keep_rawmmap_guard(*args: Any, **kwargs: Any) -> Any:
+        global _seen_fh_state
+        result = enable(*args, **kwargs)
+        _seen_fh_state = _install()
+        return result
+
+    enable_then_keep_rawmmap_guard.__rawmmap_wrapped__ = True  # type: ignore[attr-defined]
+    return enable_then_keep_rawmmap_guard
+
+
+if not getattr(faulthandler.enable, "__rawmmap_wrapped__", False):
+    faulthandler.enable = _reinstall_after(faulthandler.enable)
 
 
 def _explain(signo: int, code: str) -> str:

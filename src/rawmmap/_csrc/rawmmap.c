@@ -111,7 +111,9 @@ static long rawmmap_page_size(void)
  *   faulthandler, a debugger's, or the default action that dumps core) sees
  *   the genuine fault with its genuine siginfo.  A signal sent by a process
  *   (si_code <= 0) is raised again for the same effect.  Real crashes stay
- *   real.
+ *   real.  If that previous handler chains back to us (faulthandler restores
+ *   the handler it replaced, ours, and raises the signal again), the second
+ *   visit ends with the default action, so there is no loop.
  * - faulthandler.enable() called after rawmmap installs its handler on top
  *   of ours, and would turn a guarded fault into a fatal error report.  The
  *   Python side therefore calls rawmmap_guard_install() again whenever
@@ -125,6 +127,7 @@ static long rawmmap_page_size(void)
 #define RAWMMAP_NSIG 65
 static struct sigaction rawmmap_prev[RAWMMAP_NSIG];
 static volatile sig_atomic_t rawmmap_have_prev[RAWMMAP_NSIG];
+static volatile sig_atomic_t rawmmap_handed_over[RAWMMAP_NSIG];
 static volatile int rawmmap_report_fd = -1;
 
 struct rawmmap_jump {
@@ -163,9 +166,12 @@ static void rawmmap_on_signal(int sig, siginfo_t *si, void *ctx)
         (void)done;
         rawmmap_report_fd = -1;
     }
-    if (sig > 0 && sig < RAWMMAP_NSIG && rawmmap_have_prev[sig]) {
+    if (sig > 0 && sig < RAWMMAP_NSIG && rawmmap_have_prev[sig] && !rawmmap_handed_over[sig]) {
+        rawmmap_handed_over[sig] = 1;
         sigaction(sig, &rawmmap_prev[sig], NULL);
     } else {
+        /* second time here for this signal: the previous handler chained back
+         * to us (faulthandler does, after its report); end with the default */
         signal(sig, SIG_DFL);
     }
     if (si->si_code <= 0 || !(sig == SIGSEGV || sig == SIGBUS || sig == SIGILL
@@ -193,6 +199,7 @@ static int rawmmap_install_on(int sig)
     sigemptyset(&ours.sa_mask);
     rawmmap_prev[sig] = cur;
     rawmmap_have_prev[sig] = 1;
+    rawmmap_handed_over[sig] = 0;
     return sigaction(sig, &ours, NULL);
 }
 
