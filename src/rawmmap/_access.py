@@ -100,6 +100,14 @@ def guarded_copy(dst: int, src: int, n: int) -> None:
         raise fault_from_last()
 
 
+# Reading into a new bytes object: ``bytes(n)`` (n >= 1) is always a fresh,
+# zero-filled object that nothing else references yet, and CFFI passes a bytes
+# argument to a ``char *`` parameter as a pointer to its own storage.  Filling
+# it there and only then handing it out is what a C extension does with
+# PyBytes_FromStringAndSize(NULL, n); it saves an allocation and a second copy
+# (P3 measures the difference).  bytes(0) is a shared singleton: never written.
+
+
 def read(addr: int, n: int) -> bytes:
     """Copy ``n`` bytes from ``addr`` into a new bytes object, guarded.
 
@@ -114,14 +122,16 @@ def read(addr: int, n: int) -> bytes:
         raise ValueError(f"read(): n must be >= 0, got {n}")
     if _fh_enabled() is not _seen_fh_state:
         ensure_guard()
-    buf = ffi.new("char[]", n or 1)
+    if n == 0:
+        return b""
+    out = bytes(n)  # filled in place: see the note above
     try:
-        failed = lib.rawmmap_read(buf, addr, n)
+        failed = lib.rawmmap_read(out, addr, n)
     except OverflowError:
         raise _out_of_range("read", addr) from None
     if failed:
         raise fault_from_last()
-    return ffi.unpack(buf, n)  # type: ignore[no-any-return]
+    return out
 
 
 def read_into(addr: int, buffer: object) -> int:

@@ -202,6 +202,7 @@ def _outcome(status: int, record: bytes, stdout: str, stderr: str, result: bytes
             cause = ChildTraceback("Traceback in the isolated child:\n" + text)
             if isinstance(exc, BaseException):
                 raise exc.with_traceback(None) from cause
-            raise RuntimeError("the isolated child failed (see the cause)") from cause
+            last = text.strip().splitlines()[-1] if text.strip() else "no traceback"
+            raise RuntimeError(f"the isolated child failed: {last}") from cause
         returned = value
     return Outcome(returned, exitcode, None, None, None, None, stdout, stderr)

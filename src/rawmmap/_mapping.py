@@ -23,7 +23,7 @@ import sys
 from types import TracebackType
 from typing import Any, overload
 
-from . import _raw
+from . import _access, _raw
 from ._access import ensure_guard, fault_from_last
 from ._constants import (
     VALUES,
@@ -43,6 +43,7 @@ MAP_SHARED = VALUES["MAP_SHARED"]
 MAP_ANONYMOUS = VALUES["MAP_ANONYMOUS"]
 MS_SYNC = VALUES["MS_SYNC"]
 _PAGE = _raw.page_size()
+_fh_enabled = _access.faulthandler.is_enabled
 
 
 class Mapping:
@@ -153,10 +154,12 @@ class Mapping:
         self._check_open()
         self._span(offset, n, "read")
         ensure_guard()
-        buf = ffi.new("char[]", n or 1)
-        if lib.rawmmap_read(buf, self.address + offset, n):
+        if n == 0:
+            return b""
+        out = bytes(n)  # fresh and private: filled in place (see _access.read)
+        if lib.rawmmap_read(out, self.address + offset, n):
             raise self._fault()
-        return ffi.unpack(buf, n)  # type: ignore[no-any-return]
+        return out
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` (any bytes-like object) into the mapping at ``offset`` (guarded)."""
@@ -180,17 +183,25 @@ class Mapping:
     @overload
     def __getitem__(self, key: slice) -> bytes: ...
     def __getitem__(self, key: int | slice) -> int | bytes:
-        self._check_open()
-        if isinstance(key, slice):
-            start, stop, step = key.indices(self.length)
+        if self._closed:
+            self._check_open()
+        if key.__class__ is slice:
+            start, stop, step = key.indices(self.length)  # type: ignore[union-attr]
             if step == 1:
-                return self.read(start, max(stop - start, 0))
+                if stop <= start:
+                    return b""
+                if _fh_enabled() is not _access._seen_fh_state:
+                    ensure_guard()
+                out = bytes(stop - start)  # fresh and private: filled in place
+                if lib.rawmmap_read(out, self.address + start, stop - start):
+                    raise self._fault()
+                return out
             lo, hi = (start, stop) if step > 0 else (stop + 1, start + 1)
             if hi <= lo:
                 return b""
             chunk = self.read(lo, hi - lo)
             return chunk[start - lo : (stop - lo if stop - lo >= 0 else None) : step]
-        return self.read(self._index(key), 1)[0]
+        return self.read(self._index(key), 1)[0]  # type: ignore[arg-type]
 
     def __setitem__(self, key: int | slice, value: int | bytes | bytearray | memoryview) -> None:
         self._check_open()
