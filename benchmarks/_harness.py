@@ -80,7 +80,9 @@ class Row:
     unit: str = "op"
 
 
-def rows_for(benchmark: str, contenders: list[Contender], baseline: str, unit: str = "op") -> list[Row]:
+def rows_for(
+    benchmark: str, contenders: list[Contender], baseline: str, unit: str = "op"
+) -> list[Row]:
     base = next(c for c in contenders if c.name == baseline).median
     return [Row(benchmark, c.name, c.median, c.median / base, unit) for c in contenders]
 

@@ -34,6 +34,13 @@ def run(scale: float = 1.0) -> list[Row]:
         for _ in range(n):
             munmap(mmap(0, 4096, rw, anon, -1, 0), 4096)
 
+    def cffi_loop(n: int) -> None:
+        from rawmmap._native import lib as native
+
+        mmap, munmap = native.rawmmap_mmap, native.rawmmap_munmap
+        for _ in range(n):
+            munmap(mmap(0, 4096, rw, anon, -1, 0), 4096)
+
     def stdlib_loop(n: int) -> None:
         new = stdlib_mmap.mmap
         for _ in range(n):
@@ -47,6 +54,7 @@ def run(scale: float = 1.0) -> list[Row]:
     contenders = [
         Contender("C mmap+munmap", c_loop),
         Contender("rawmmap.mmap+munmap", timed(rawmmap_loop)),
+        Contender("(the bare CFFI calls rawmmap wraps)", timed(cffi_loop)),
         Contender("stdlib mmap.mmap(-1, 4096)+close", timed(stdlib_loop)),
         Contender("ctypes libc.mmap+munmap", timed(ctypes_loop)),
     ]

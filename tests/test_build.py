@@ -37,7 +37,7 @@ def test_constants_equal_what_c_prints(tmp_path: pathlib.Path) -> None:
     from_c = {name: int(value) for name, value in (line.split() for line in out.splitlines())}
     from rawmmap._constants import VALUES
 
-    assert VALUES == from_c
+    assert from_c == VALUES
     for name, value in from_c.items():
         if not name.startswith(("SI_", "BUS_", "SEGV_", "ILL_", "FPE_", "TRAP_")):
             assert getattr(rawmmap, name) == value

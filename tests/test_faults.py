@@ -56,9 +56,7 @@ def raw_load(addr: int) -> int:
     return ctypes.string_at(addr, 1)[0]
 
 
-def assert_same_fault(
-    c: tuple[int, dict[str, int]], outcome: rawmmap.Outcome, base: int
-) -> None:
+def assert_same_fault(c: tuple[int, dict[str, int]], outcome: rawmmap.Outcome, base: int) -> None:
     returncode, values = c
     assert returncode == -values["signal"], "C must die of the signal it caught"
     assert outcome.signal == values["signal"]
@@ -304,7 +302,9 @@ print("survived", flush=True)
         ("faulthandler.disable()", False),
     ],
 )
-def test_real_crashes_stay_real(tmp_path: pathlib.Path, setup: str, faulthandler_report: bool) -> None:
+def test_real_crashes_stay_real(
+    tmp_path: pathlib.Path, setup: str, faulthandler_report: bool
+) -> None:
     script = GUARD_SCRIPT.format(setup=setup)
     proc = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "f")], capture_output=True, text=True

@@ -47,7 +47,7 @@ def test_exception_is_raised_again_with_child_traceback() -> None:
 
 def test_unpicklable_result_is_a_clear_error() -> None:
     with pytest.raises(Exception, match="pickl"):
-        rawmmap.run_isolated(lambda: (lambda: 1))
+        rawmmap.run_isolated(lambda: lambda: 1)
 
 
 def test_abort_and_kill_are_reported() -> None:

@@ -70,7 +70,9 @@ CASES: dict[str, Callable[[Scene], object]] = {
     "mmap_length_0": lambda s: rawmmap.mmap(0, 0, RW, ANON, -1, 0),
     "mmap_unaligned_offset": lambda s: rawmmap.mmap(0, PAGE, PROT_READ, MAP_SHARED, s.fd, 1),
     "mmap_no_map_type": lambda s: rawmmap.mmap(0, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0),
-    "mmap_fixed_unaligned": lambda s: rawmmap.mmap(s.area + 1, PAGE, PROT_READ, ANON | MAP_FIXED, -1, 0),
+    "mmap_fixed_unaligned": lambda s: rawmmap.mmap(
+        s.area + 1, PAGE, PROT_READ, ANON | MAP_FIXED, -1, 0
+    ),
     "mmap_bad_fd": lambda s: rawmmap.mmap(0, PAGE, PROT_READ, MAP_SHARED, s.bad_fd, 0),
     "mmap_write_shared_readonly_fd": lambda s: rawmmap.mmap(0, PAGE, RW, MAP_SHARED, s.rofd, 0),
     "mmap_pipe": lambda s: rawmmap.mmap(0, PAGE, PROT_READ, MAP_SHARED, s.pipe_r, 0),
@@ -258,9 +260,17 @@ def test_map_fixed_places_exactly_and_noreplace_refuses() -> None:
         (lambda: rawmmap.mmap(0, "4096", RW, ANON, -1, 0), TypeError, "length must be an integer"),
         (lambda: rawmmap.mmap(None, 4096, RW, ANON, -1, 0), TypeError, "addr must be an integer"),
         (lambda: rawmmap.mmap(-4096, 4096, RW, ANON, -1, 0), ValueError, "addr must be >= 0"),
-        (lambda: rawmmap.mmap(0, 2**64, RW, ANON, -1, 0), ValueError, "length must fit in a size_t"),
+        (
+            lambda: rawmmap.mmap(0, 2**64, RW, ANON, -1, 0),
+            ValueError,
+            "length must fit in a size_t",
+        ),
         (lambda: rawmmap.mmap(0, 4096, 2**31, ANON, -1, 0), ValueError, "prot must fit in a C int"),
-        (lambda: rawmmap.mmap(0, 4096, RW, ANON, -1, 2**63), ValueError, "offset must fit in an off_t"),
+        (
+            lambda: rawmmap.mmap(0, 4096, RW, ANON, -1, 2**63),
+            ValueError,
+            "offset must fit in an off_t",
+        ),
         (lambda: rawmmap.munmap(0, float("nan")), TypeError, "length must be an integer"),
         (lambda: rawmmap.msync(0, -5, MS_SYNC), ValueError, "length must be >= 0"),
         (lambda: rawmmap.ftruncate("3", 0), TypeError, "fd must be an integer"),
@@ -282,6 +292,7 @@ def test_inexpressible_arguments_are_refused(
 
 def test_numpy_integers_and_enums_are_accepted() -> None:
     import numpy as np
+
     addr = rawmmap.mmap(0, np.int64(PAGE), rawmmap.Prot.READ | rawmmap.Prot.WRITE,
                         rawmmap.Map.PRIVATE | rawmmap.Map.ANONYMOUS, -1, 0)  # fmt: skip
     rawmmap.munmap(addr, np.uint32(PAGE))

@@ -20,6 +20,11 @@ from ._constants import Map as Map
 from ._constants import Mremap as Mremap
 from ._constants import Prot as Prot
 from ._errors import MappingFault as MappingFault
+from ._introspect import VMA as VMA
+from ._introspect import fault_counts as fault_counts
+from ._introspect import file_residency as file_residency
+from ._introspect import vma_for as vma_for
+from ._introspect import vmas as vmas
 from ._isolate import ChildTraceback as ChildTraceback
 from ._isolate import Outcome as Outcome
 from ._isolate import run_isolated as run_isolated
@@ -38,6 +43,7 @@ from ._raw import msync as msync
 from ._raw import munlock as munlock
 from ._raw import munmap as munmap
 from ._raw import page_size as page_size
+from ._trace import trace as trace
 
 __version__ = "0.1.0"
 
@@ -59,7 +65,13 @@ def __getattr__(name: str) -> int:
 
 __all__ = [
     "MFD",
+    "VMA",
     "ChildTraceback",
+    "fault_counts",
+    "file_residency",
+    "trace",
+    "vma_for",
+    "vmas",
     "Mapping",
     "Outcome",
     "map_anonymous",

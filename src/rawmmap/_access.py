@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import faulthandler
 import functools
+import operator
 import signal
 from typing import Any
 
@@ -83,9 +84,7 @@ def fault_from_last(
     code = lib.rawmmap_fault_code()
     addr = int(lib.rawmmap_fault_addr())
     fault = MappingFault(signo, code, addr)
-    fault.explanation = (
-        explain(fault) if callable(explain) else _explain(signo, fault.code)  # type: ignore[arg-type]
-    )
+    fault.explanation = explain(fault) if callable(explain) else _explain(signo, fault.code)
     if mapping is not None and base is not None:
         fault.mapping = mapping
         fault.offset = addr - base
@@ -201,7 +200,7 @@ def _check(func: str, addr: object, n: object) -> tuple[int, int]:
     for name, value in (("addr", addr), ("n", n)):
         if not hasattr(value, "__index__") or isinstance(value, (str, bytes)):
             raise TypeError(f"{func}(): {name} must be an integer, got {type(value).__name__}")
-        values.append(value.__index__())  # type: ignore[attr-defined]
+        values.append(operator.index(value))
     if not 0 <= values[0] < 2**64:
         raise _out_of_range(func, values[0])
     return values[0], values[1]

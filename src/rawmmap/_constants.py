@@ -14,6 +14,7 @@ of flag names is strace's (its ``xlat`` tables), which is not numeric.
 from __future__ import annotations
 
 import enum
+from typing import Any, cast
 
 from ._native import lib
 
@@ -47,7 +48,9 @@ class _CFlag(enum.IntFlag):
         # widest named values first, so Map.SHARED_VALIDATE is not SHARED|PRIVATE
         chosen: list[tuple[int, str]] = []
         left = value
-        for name, m in sorted(members.items(), key=lambda kv: (-kv[1].value.bit_count(), kv[1].value)):
+        for name, m in sorted(
+            members.items(), key=lambda kv: (-kv[1].value.bit_count(), kv[1].value)
+        ):
             v = m.value
             if v and (left & v) == v:
                 chosen.append((v, name))
@@ -82,12 +85,18 @@ def _members(prefix: str, skip: set[str] = set()) -> dict[str, int]:  # noqa: B0
     }
 
 
-Prot = _CFlag("Prot", _members("PROT_"), module=__name__)  # type: ignore[misc]
-Map = _CFlag("Map", _members("MAP_", _NOT_FLAGS), module=__name__)  # type: ignore[misc]
-MS = _CFlag("MS", _members("MS_"), module=__name__)  # type: ignore[misc]
-Madv = _CEnum("Madv", _members("MADV_"), module=__name__)  # type: ignore[misc]
-Mremap = _CFlag("Mremap", _members("MREMAP_"), module=__name__)  # type: ignore[misc]
-MFD = _CFlag("MFD", _members("MFD_"), module=__name__)  # type: ignore[misc]
+def _enum(base: type[enum.Enum], name: str, members: dict[str, int]) -> Any:
+    # The functional API: members exist only where the headers define them,
+    # so there is no static class body for a type checker to read.
+    return cast(Any, base)(name, members, module=__name__)
+
+
+Prot: type[_CFlag] = _enum(_CFlag, "Prot", _members("PROT_"))
+Map: type[_CFlag] = _enum(_CFlag, "Map", _members("MAP_", _NOT_FLAGS))
+MS: type[_CFlag] = _enum(_CFlag, "MS", _members("MS_"))
+Madv: type[_CEnum] = _enum(_CEnum, "Madv", _members("MADV_"))
+Mremap: type[_CFlag] = _enum(_CFlag, "Mremap", _members("MREMAP_"))
+MFD: type[_CFlag] = _enum(_CFlag, "MFD", _members("MFD_"))
 
 
 # -- strace's spelling ---------------------------------------------------------
@@ -167,8 +176,20 @@ def format_mremap_flags(flags: int) -> str:
 
 
 def format_mfd_flags(flags: int) -> str:
-    """``MFD_CLOEXEC|MFD_ALLOW_SEALING`` as strace prints them."""
-    return _flags(flags, _MFD_ORDER, "MFD")
+    """``MFD_CLOEXEC|MFD_ALLOW_SEALING`` as strace prints them.
+
+    A huge page size is printed as ``N<<MFD_HUGE_SHIFT``, as strace does.
+    """
+    flags &= _U32
+    shift, mask = VALUES.get("MFD_HUGE_SHIFT"), VALUES.get("MFD_HUGE_MASK", 0x3F)
+    huge = 0
+    if shift is not None:
+        huge = (flags >> shift) & mask
+        flags &= ~(mask << shift)
+    if not huge:
+        return _flags(flags, _MFD_ORDER, "MFD")
+    size = f"{huge}<<MFD_HUGE_SHIFT"
+    return f"{_flags(flags, _MFD_ORDER, 'MFD')}|{size}" if flags else size
 
 
 _MADV_NAMES: dict[int, str] = {}

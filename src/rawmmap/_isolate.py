@@ -13,6 +13,7 @@ child's traceback as its ``__cause__``.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import io
 import os
@@ -97,14 +98,16 @@ def _child(fn: Callable[..., Any], args: Any, kwargs: Any, out: int, err: int, r
             else:
                 print(exc.code, file=sys.stderr)
             payload = ("exited", None)
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+        except BaseException as exc:
             text = traceback.format_exc()
             payload = ("raised", (exc, text))
         try:
             data = pickle.dumps(payload)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             text = traceback.format_exc()
-            data = pickle.dumps(("raised", (None, f"{text}\n(while pickling {payload[0]}: {exc!r})")))
+            data = pickle.dumps(
+                ("raised", (None, f"{text}\n(while pickling {payload[0]}: {exc!r})"))
+            )
             code = 1
         os.write(res, data)
         sys.stdout.flush()
@@ -125,10 +128,8 @@ def run_isolated(
     killed with SIGKILL and ``TimeoutError`` is raised.
     """
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
             stream.flush()
-        except (AttributeError, ValueError, OSError):
-            pass
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.TemporaryFile() as res:  # fmt: skip
         rec_r, rec_w = os.pipe()

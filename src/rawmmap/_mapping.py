@@ -17,6 +17,7 @@ unmapped under the view.  Nothing ever touches an address after ``munmap``.
 
 from __future__ import annotations
 
+import faulthandler
 import operator
 import os
 import sys
@@ -43,7 +44,7 @@ MAP_SHARED = VALUES["MAP_SHARED"]
 MAP_ANONYMOUS = VALUES["MAP_ANONYMOUS"]
 MS_SYNC = VALUES["MS_SYNC"]
 _PAGE = _raw.page_size()
-_fh_enabled = _access.faulthandler.is_enabled
+_fh_enabled = faulthandler.is_enabled
 
 
 class Mapping:
@@ -126,7 +127,7 @@ class Mapping:
                 size = os.fstat(self.fd).st_size
             except OSError:
                 return "the page lies beyond the end of the file backing the mapping"
-            needed = self.offset + offset - offset % _PAGE + 1
+            needed = self.offset + offset - offset % _PAGE + _PAGE
             return (
                 f"the page at offset {offset - offset % _PAGE} of the mapping lies beyond the end "
                 f"of the backing file (size {size}): ftruncate the file to at least "
@@ -186,7 +187,7 @@ class Mapping:
         if self._closed:
             self._check_open()
         if key.__class__ is slice:
-            start, stop, step = key.indices(self.length)  # type: ignore[union-attr]
+            start, stop, step = key.indices(self.length)
             if step == 1:
                 if stop <= start:
                     return b""
@@ -207,7 +208,7 @@ class Mapping:
         self._check_open()
         if isinstance(key, slice):
             start, stop, step = key.indices(self.length)
-            data = bytes(value)  # type: ignore[arg-type]
+            data = bytes(value)
             count = len(range(start, stop, step))
             if len(data) != count:
                 raise IndexError(
@@ -216,7 +217,7 @@ class Mapping:
             if step == 1:
                 self.write(start, data)
                 return
-            for position, byte in zip(range(start, stop, step), data):
+            for position, byte in zip(range(start, stop, step), data, strict=False):
                 self.write(position, bytes((byte,)))
             return
         if not isinstance(value, int):

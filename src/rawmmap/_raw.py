@@ -25,6 +25,7 @@ never does that.
 from __future__ import annotations
 
 import errno as _errno
+import operator
 import os
 from collections.abc import Callable
 
@@ -60,7 +61,9 @@ _UINT = ("an unsigned int", 0, 2**32 - 1)
 _OFF = ("an off_t", -(2**63), 2**63 - 1)
 
 
-def _bad_argument(func: str, spec: tuple[tuple[str, object, tuple[str, int, int]], ...]) -> Exception:
+def _bad_argument(
+    func: str, spec: tuple[tuple[str, object, tuple[str, int, int]], ...]
+) -> Exception:
     """The TypeError/ValueError for the first argument C could not have been given."""
     for name, value, (ctype, low, high) in spec:
         if not hasattr(value, "__index__") or isinstance(value, (str, bytes)):
@@ -68,9 +71,9 @@ def _bad_argument(func: str, spec: tuple[tuple[str, object, tuple[str, int, int]
                 f"{func}(): {name} must be an integer ({ctype}), "
                 f"got {type(value).__name__} {value!r}"
             )
-        number = value.__index__()  # type: ignore[attr-defined]
+        number = operator.index(value)
         if not low <= number <= high:
-            rule = f"must be >= 0" if low == 0 and number < 0 else f"must fit in {ctype}"
+            rule = "must be >= 0" if low == 0 and number < 0 else f"must fit in {ctype}"
             return ValueError(f"{func}(): {name} {rule} ({low}..{high}), got {number}")
     return TypeError(f"{func}(): invalid arguments")  # pragma: no cover - CFFI agrees with us
 
@@ -178,7 +181,9 @@ def mprotect(addr: int, length: int, prot: int) -> None:
 
 
 def ftruncate(fd: int, length: int) -> None:
-    """``ftruncate(fd, length)`` — set a file's size (``off_t``: a negative length reaches the kernel).
+    """``ftruncate(fd, length)`` — set a file's size.
+
+    ``length`` is an ``off_t``: a negative length reaches the kernel.
 
     Raises ``OSError``: EINVAL (negative length, fd not open for writing or not
     a regular file), EBADF, EFBIG, EPERM (sealed memfd).  Man page: ftruncate(2).
@@ -358,4 +363,6 @@ def page_size() -> int:
 
 
 _PAGE = page_size()
-_MREMAP_NEW_ADDR = lib.MREMAP_FIXED | (lib.MREMAP_DONTUNMAP if lib.RAWMMAP_HAS_MREMAP_DONTUNMAP else 0)
+_MREMAP_NEW_ADDR = lib.MREMAP_FIXED | (
+    lib.MREMAP_DONTUNMAP if lib.RAWMMAP_HAS_MREMAP_DONTUNMAP else 0
+)

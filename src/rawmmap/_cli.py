@@ -1,0 +1,172 @@
+"""The ``rawmmap`` command: the tour, single demos, ``maps`` and ``residency``.
+
+Every subcommand takes ``--json`` for scripting; ``--no-color`` (or the
+``NO_COLOR`` environment variable, or output that is not a terminal) turns
+colour off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from ._introspect import bar, file_residency, vmas
+from ._tour import Lesson, demo_names, run_demo
+
+
+class _Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+
+def _print_lesson(number: int, lesson: Lesson, style: _Style, out: TextIO) -> None:
+    print(style(f"━━ {number}. {lesson.title} ━━", "1"), file=out)
+    print(f"{style('What:', '1')} {lesson.what}", file=out)
+    if lesson.calls:
+        print(style("The calls:", "1"), file=out)
+        for call in lesson.calls:
+            print(f"    {style(call, '36')}", file=out)
+    print(style("What happened:", "1"), file=out)
+    for seen in lesson.happened:
+        print(f"  • {seen}", file=out)
+    print(f"{style('Why:', '1')} {lesson.why}", file=out)
+    print(f"{style('Read:', '1')} {', '.join(lesson.man)}", file=out)
+    for claim, ok in lesson.checks:
+        mark = style("✔", "32") if ok else style("✘ DIFFERED:", "31")
+        print(f"  {mark} {claim}", file=out)
+    print(file=out)
+
+
+def _run_lessons(names: list[str], args: argparse.Namespace, style: _Style) -> int:
+    lessons = []
+    for i, name in enumerate(names, 1):
+        number = demo_names().index(name) + 1 if len(names) == 1 else i
+        lesson = run_demo(name)
+        lessons.append(lesson)
+        if not args.json:
+            _print_lesson(number, lesson, style, sys.stdout)
+            sys.stdout.flush()
+    failed = [lesson.name for lesson in lessons if not lesson.ok]
+    if args.json:
+        json.dump(
+            {"lessons": [x.as_dict() for x in lessons], "ok": not failed}, sys.stdout, indent=1
+        )
+        print()
+    elif failed:
+        print(style(f"{len(failed)} of {len(lessons)} lessons differed from what is taught: "
+                    f"{', '.join(failed)}", "31;1"))  # fmt: skip
+    elif len(lessons) > 1:
+        print(style(f"All {len(lessons)} lessons behaved as taught.", "32;1"))
+    else:
+        print(style("The lesson behaved as taught.", "32;1"))
+    return 1 if failed else 0
+
+
+def _cmd_tour(args: argparse.Namespace, style: _Style) -> int:
+    return _run_lessons(demo_names(), args, style)
+
+
+def _cmd_demo(args: argparse.Namespace, style: _Style) -> int:
+    if args.list or not args.name:
+        if args.json:
+            json.dump(demo_names(), sys.stdout)
+            print()
+        else:
+            for i, name in enumerate(demo_names(), 1):
+                print(f"{i:2}. {name}")
+        return 0
+    if args.name not in demo_names():
+        print(f"rawmmap demo: no demo {args.name!r}; see `rawmmap demo --list`", file=sys.stderr)
+        return 2
+    return _run_lessons([args.name], args, style)
+
+
+def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
+    try:
+        areas = vmas(args.pid)
+    except OSError as exc:
+        print(f"rawmmap maps: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump([{"start": v.start, "end": v.end, "size": v.size, "perms": v.perms,
+                    "offset": v.offset, "dev": v.dev, "inode": v.inode, "path": v.path,
+                    "kind": v.kind} for v in areas], sys.stdout, indent=1)  # fmt: skip
+        print()
+        return 0
+    print(style(f"{'Address':>16} {'Kbytes':>9} {'Mode':5} {'Offset':>10}  Mapping", "1"))
+    for v in areas:
+        print(f"{v.start:016x} {v.size // 1024:>9} {v.perms:5} {v.offset:>10x}  {v.kind}")
+    total = sum(v.size for v in areas) // 1024
+    print(style(f"{'total':>16} {total:>9}K", "1"))
+    return 0
+
+
+def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
+    results: list[dict[str, Any]] = []
+    status = 0
+    for path in args.files:
+        try:
+            r = file_residency(path)
+        except OSError as exc:
+            print(f"rawmmap residency: {path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        results.append({"path": r.path, "size": r.size, "resident": r.resident,
+                        "total": r.total, "pages": [int(p) for p in r.pages]})  # fmt: skip
+        if not args.json:
+            percent = 100 * r.resident / r.total if r.total else 100.0
+            print(
+                f"[{bar(r.pages)}] {r.resident}/{r.total} pages resident ({percent:.0f}%)  {r.path}"
+            )
+    if args.json:
+        json.dump(results, sys.stdout, indent=1)
+        print()
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    parser = argparse.ArgumentParser(
+        prog="rawmmap",
+        description="See what the kernel does with a memory mapping: lessons, maps, residency.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    tour = sub.add_parser("tour", parents=[common], help="run every lesson, each checked")
+    tour.set_defaults(func=_cmd_tour)
+    demo = sub.add_parser("demo", parents=[common], help="run one lesson (--list to list them)")
+    demo.add_argument("name", nargs="?", help="the lesson's name")
+    demo.add_argument("--list", action="store_true", help="list the lessons")
+    demo.set_defaults(func=_cmd_demo)
+    maps = sub.add_parser("maps", parents=[common], help="a process's mappings, like pmap")
+    maps.add_argument("pid", nargs="?", type=int, help="process id (default: this process)")
+    maps.set_defaults(func=_cmd_maps)
+    res = sub.add_parser("residency", parents=[common], help="page-cache residency, like vmtouch")
+    res.add_argument("files", nargs="+", help="files to inspect")
+    res.set_defaults(func=_cmd_residency)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``rawmmap`` and ``python -m rawmmap``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+    try:
+        result: int = args.func(args, _Style(color))
+    except BrokenPipeError:  # e.g. `rawmmap maps | head`: not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return result

@@ -1,0 +1,111 @@
+"""The CLI: every lesson passes its own check; --json; maps and residency against /proc."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from rawmmap._cli import main
+from rawmmap._tour import demo_names
+
+RAWMMAP = [sys.executable, "-m", "rawmmap"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RAWMMAP, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_twelve_lessons() -> None:
+    assert len(demo_names()) == 12
+
+
+@pytest.mark.parametrize("name", demo_names())
+def test_each_lesson_passes_its_own_check(name: str) -> None:
+    proc = run("demo", name, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    (lesson,) = report["lessons"]
+    assert report["ok"] is lesson["ok"] is True
+    assert lesson["name"] == name and lesson["checks"] and lesson["happened"]
+    assert all(check["ok"] for check in lesson["checks"])
+
+
+def test_text_output_of_a_lesson_shows_calls_happened_why() -> None:
+    proc = run("demo", "sigbus-empty-file", "--no-color")
+    assert proc.returncode == 0
+    out = proc.stdout
+    assert "━━ 1. SIGBUS on an empty file ━━" in out
+    assert "mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, " in out
+    assert "killed by SIGBUS (BUS_ADRERR)" in out
+    assert "Why:" in out and "Read: mmap(2)" in out
+    assert out.rstrip().endswith("The lesson behaved as taught.")
+    assert "\033[" not in out
+
+
+def test_demo_list_and_unknown_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == demo_names()
+    assert main(["demo", "no-such-lesson"]) == 2
+    assert "no demo 'no-such-lesson'" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "tour" in capsys.readouterr().out
+
+
+MAPPER = r"""
+import sys, rawmmap
+m = rawmmap.map_file(sys.argv[1], 5 * rawmmap.PAGESIZE, prot=rawmmap.PROT_READ,
+                     flags=rawmmap.MAP_SHARED)
+print(m.address, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_maps_matches_proc_maps_of_another_process(tmp_path: pathlib.Path) -> None:
+    data = tmp_path / "known-mapping.bin"
+    data.write_bytes(bytes(5 * 4096))
+    child = subprocess.Popen([sys.executable, "-c", MAPPER, str(data)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert child.stdout is not None
+        address = int(child.stdout.readline())
+        proc = run("maps", str(child.pid), "--json")
+        expected = pathlib.Path(f"/proc/{child.pid}/maps").read_text().splitlines()
+    finally:
+        child.communicate("")
+    assert proc.returncode == 0
+    areas = json.loads(proc.stdout)
+    assert len(areas) == len(expected)
+    for area, line in zip(areas, expected, strict=False):
+        fields = line.split(maxsplit=5)
+        assert f"{area['start']:x}-{area['end']:x}" == fields[0]
+        assert area["perms"] == fields[1] and area["dev"] == fields[3]
+        assert area["path"] == (fields[5] if len(fields) > 5 else "")
+    (ours,) = [a for a in areas if a["start"] == address]
+    assert ours["path"] == str(data) and ours["perms"] == "r--s"
+    assert ours["size"] == 5 * 4096
+
+
+def test_maps_text_has_a_total() -> None:
+    proc = run("maps", "--no-color")
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[0].split()[:2] == ["Address", "Kbytes"]
+    assert proc.stdout.splitlines()[-1].lstrip().startswith("total")
+
+
+def test_residency_counts_pages(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "f"
+    f.write_bytes(bytes(3 * 4096 + 1))
+    proc = run("residency", str(f), "--json")
+    assert proc.returncode == 0
+    (entry,) = json.loads(proc.stdout)
+    assert entry["total"] == 4 and entry["size"] == 3 * 4096 + 1
+    assert entry["resident"] == sum(entry["pages"])
+    text = run("residency", str(f), str(tmp_path / "missing"))
+    assert text.returncode == 1 and "pages resident" in text.stdout and "missing" in text.stderr
