@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 C_DIR = pathlib.Path(__file__).parent / "c"
 
 

@@ -5,14 +5,15 @@ Every copy here runs inside ``rawmmap_copy`` (see the design comment in
 :class:`rawmmap.MappingFault`; a fault anywhere else is handed to whatever
 handler was there before rawmmap (so real crashes stay real).
 
-The handler is installed when this module is imported.  Python's
+The handler is installed at the first guarded access (importing rawmmap
+changes no signal disposition).  Python's
 ``faulthandler.enable()`` installs its own handler on top of any other, and
 would then report a guarded fault as a fatal error.  Two things keep
 rawmmap's handler on top (it chains to faulthandler's for every fault that is
 not rawmmap's, so faulthandler still reports real crashes):
 
-* ``faulthandler.enable`` is wrapped, once, at import: the original runs,
-  then rawmmap's handler is put back on top;
+* ``faulthandler.enable`` is wrapped, once, when the handler is first
+  installed: the original runs, then rawmmap's handler is put back on top;
 * each guarded access compares ``faulthandler.is_enabled()`` with the state
   seen last time (one C call, no syscall) and re-installs when it changed,
   for code that kept a reference to the unwrapped ``enable``.
@@ -37,14 +38,19 @@ _fh_enabled = faulthandler.is_enabled
 def _install() -> bool:
     if lib.rawmmap_guard_install() != 0:  # pragma: no cover - sigaction cannot fail here
         raise OSError(ffi.errno, "sigaction(SIGSEGV/SIGBUS) failed")
+    if not getattr(faulthandler.enable, "__rawmmap_wrapped__", False):
+        faulthandler.enable = _reinstall_after(faulthandler.enable)
     return _fh_enabled()
 
 
-_seen_fh_state = _install()
+# None until the first guarded access installs the handler: importing rawmmap
+# changes no signal disposition; is_enabled() never returns None, so the
+# first check below always installs.
+_seen_fh_state: bool | None = None
 
 
 def ensure_guard() -> None:
-    """Put the fault handler back on top if faulthandler changed state since last seen."""
+    """Install the fault handler, or put it back on top if faulthandler changed state."""
     global _seen_fh_state
     if _fh_enabled() is not _seen_fh_state:
         _seen_fh_state = _install()
@@ -60,10 +66,6 @@ def _reinstall_after(enable: Any) -> Any:
 
     enable_then_keep_rawmmap_guard.__rawmmap_wrapped__ = True  # type: ignore[attr-defined]
     return enable_then_keep_rawmmap_guard
-
-
-if not getattr(faulthandler.enable, "__rawmmap_wrapped__", False):
-    faulthandler.enable = _reinstall_after(faulthandler.enable)
 
 
 def _explain(signo: int, code: str) -> str:

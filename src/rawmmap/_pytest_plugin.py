@@ -1,12 +1,83 @@
-"""rawmmap's pytest plugin, registered through the ``pytest11`` entry point.
+"""rawmmap's pytest plugin: fixtures for odd memory, and the ``isolated`` marker.
 
-Importing it has no side effects beyond importing rawmmap; fixtures are
-defined here and available to any test suite once rawmmap is installed.
+Registered through the ``pytest11`` entry point, so installing rawmmap makes
+these available with no conftest code.  Importing the module defines
+fixtures and hooks only.  Every fixture cleans up after itself: no mapping
+and no file descriptor outlives the test.
+
+Fixtures: ``page_size``, ``anon_mapping`` (factory), ``mapped_file``
+(factory), ``sigbus_mapping`` (factory), ``guard_page_buffer`` (factory),
+``memfd``, ``shared_anon``.  Marker: ``@pytest.mark.isolated`` /
+``@pytest.mark.isolated(expect_signal=signal.SIGBUS, timeout=None)`` runs the
+test body in a forked child (``rawmmap.run_isolated``).
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
+
+from ._constants import VALUES
+from ._mapping import Mapping, map_anonymous, map_file
+from ._raw import memfd_create, mprotect
+
+PROT_READ, PROT_WRITE, PROT_NONE = VALUES["PROT_READ"], VALUES["PROT_WRITE"], VALUES["PROT_NONE"]
+MAP_SHARED, MAP_PRIVATE = VALUES["MAP_SHARED"], VALUES["MAP_PRIVATE"]
+RW = PROT_READ | PROT_WRITE
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rawmmap", "rawmmap: odd memory for tests")
+    group.addoption(
+        "--rawmmap-isolated-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="default timeout for @pytest.mark.isolated tests (none by default)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "isolated(expect_signal=None, timeout=None): run the test in a forked child "
+        "(rawmmap.run_isolated); with expect_signal the test passes only if the child "
+        "dies of that signal",
+    )
+
+
+class _Owned:
+    """The mappings and fds a fixture made, closed at teardown."""
+
+    def __init__(self) -> None:
+        self.mappings: list[Mapping] = []
+        self.fds: list[int] = []
+
+    def close(self) -> None:
+        alive = []
+        for m in self.mappings:
+            try:
+                m.close()
+            except BufferError:
+                alive.append(m)
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if alive:
+            pytest.fail(
+                f"rawmmap fixture teardown: a view of {alive[0]!r} is still alive; "
+                "release views (and numpy arrays made from them) before the test ends",
+                pytrace=False,
+            )
 
 
 @pytest.fixture
@@ -15,3 +86,200 @@ def page_size() -> int:
     from . import PAGESIZE
 
     return PAGESIZE
+
+
+@pytest.fixture
+def anon_mapping() -> Iterator[Callable[..., Mapping]]:
+    """Factory: ``anon_mapping(length, prot=RW, flags=MAP_PRIVATE) -> Mapping`` (anonymous)."""
+    owned = _Owned()
+
+    def make(length: int, prot: int = RW, flags: int = MAP_PRIVATE) -> Mapping:
+        m = map_anonymous(length, prot=prot, flags=flags)
+        owned.mappings.append(m)
+        return m
+
+    yield make
+    owned.close()
+
+
+@pytest.fixture
+def mapped_file(tmp_path: pathlib.Path) -> Iterator[Callable[..., Mapping]]:
+    """Factory over ``tmp_path``: a file with ``content``, mapped.
+
+    ``mapped_file(content=b"...", length=None, prot=RW, flags=MAP_SHARED,
+    size=None) -> Mapping``; ``size`` sets the file's size after writing
+    ``content`` (ftruncate); ``length`` is the mapping's (default: the file's
+    size, one page if empty).  The Mapping's ``.path`` is the file.
+    """
+    owned = _Owned()
+    counter = iter(range(1_000_000))
+
+    def make(
+        content: bytes = b"",
+        length: int | None = None,
+        prot: int = RW,
+        flags: int = MAP_SHARED,
+        size: int | None = None,
+    ) -> Mapping:
+        path = tmp_path / f"rawmmap-mapped-{next(counter)}"
+        path.write_bytes(content)
+        if size is not None:
+            os.truncate(path, size)
+        m = map_file(path, length, prot=prot, flags=flags)
+        owned.mappings.append(m)
+        return m
+
+    yield make
+    owned.close()
+
+
+@pytest.fixture
+def sigbus_mapping(mapped_file: Callable[..., Mapping], page_size: int) -> Callable[..., Mapping]:
+    """Factory: a MAP_SHARED mapping whose file is empty, or shrinks under it.
+
+    ``sigbus_mapping(length=page_size, truncate_after=None)``: with
+    ``truncate_after=None`` the backing file is empty, so every page faults;
+    with ``truncate_after=N`` the file first holds ``length`` bytes and is
+    then truncated to ``N`` bytes under the live mapping, so the pages past
+    byte N fault.  Guarded access raises ``MappingFault`` (SIGBUS,
+    BUS_ADRERR); raw access (``view()``, ctypes, C code) kills the process
+    with SIGBUS — use ``@pytest.mark.isolated(expect_signal=signal.SIGBUS)``.
+    """
+
+    def make(length: int | None = None, truncate_after: int | None = None) -> Mapping:
+        length = page_size if length is None else length
+        if truncate_after is None:
+            return mapped_file(b"", length)
+        m = mapped_file(b"\xa5" * length, length)
+        assert m.path is not None
+        os.truncate(m.path, truncate_after)
+        return m
+
+    return make
+
+
+@dataclass
+class GuardPageBuffer:
+    """``length`` bytes placed against a ``PROT_NONE`` guard page.
+
+    ``address`` is where the data starts; ``view()`` is a writable zero-copy
+    memoryview of exactly the data (numpy: ``numpy.frombuffer(b.view(),
+    dtype)``; ctypes: ``(ctypes.c_char * len(b)).from_address(b.address)``).
+    One byte past the end (``side="after"``) or before the start
+    (``side="before"``) is in the guard page: any access there faults at once.
+    """
+
+    address: int
+    length: int
+    side: str
+    mapping: Mapping
+
+    def __len__(self) -> int:
+        return self.length
+
+    def view(self) -> memoryview:
+        start = self.address - self.mapping.address
+        return self.mapping.view()[start : start + self.length]
+
+    def __bytes__(self) -> bytes:
+        return self.mapping.read(self.address - self.mapping.address, self.length)
+
+    def __buffer__(self, flags: int) -> memoryview:
+        return self.view()
+
+
+@pytest.fixture
+def guard_page_buffer(page_size: int) -> Iterator[Callable[..., GuardPageBuffer]]:
+    """Factory: ``guard_page_buffer(data, side="after") -> GuardPageBuffer`` (Electric Fence).
+
+    ``data`` (bytes-like, or an int: that many zero bytes) is copied so that
+    its last byte is the last byte of a page followed by a ``PROT_NONE`` page
+    (``side="after"``), or its first byte is the first of a page preceded by
+    one (``side="before"``).  An over-read or over-write by code under test
+    faults right away instead of silently touching neighbouring memory.
+    """
+    owned = _Owned()
+
+    def make(data: bytes | bytearray | memoryview | int, side: str = "after") -> GuardPageBuffer:
+        if side not in ("after", "before"):
+            raise ValueError(f"side must be 'after' or 'before', got {side!r}")
+        payload = bytes(data)
+        n = len(payload)
+        data_pages = max(1, -(-n // page_size))
+        m = map_anonymous((data_pages + 1) * page_size)
+        owned.mappings.append(m)
+        if side == "after":
+            start = data_pages * page_size - n
+            guard = m.address + data_pages * page_size
+        else:
+            start = page_size
+            guard = m.address
+        m.write(start, payload)
+        mprotect(guard, page_size, PROT_NONE)
+        return GuardPageBuffer(m.address + start, n, side, m)
+
+    yield make
+    owned.close()
+
+
+@dataclass
+class MemFD:
+    """An anonymous file from ``memfd_create``: ``.fd`` and ``.path`` (``/proc/self/fd/N``)."""
+
+    fd: int
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"/proc/self/fd/{self.fd}"
+
+
+@pytest.fixture
+def memfd(request: pytest.FixtureRequest) -> Iterator[MemFD]:
+    """An anonymous file (memfd_create(2)) named after the test; closed at teardown."""
+    name = f"rawmmap-{request.node.name}"[:240]
+    f = MemFD(memfd_create(name, VALUES.get("MFD_CLOEXEC", 0)), name)
+    yield f
+    os.close(f.fd)
+
+
+@pytest.fixture
+def shared_anon(page_size: int) -> Iterator[Mapping]:
+    """One page of ``MAP_SHARED|MAP_ANONYMOUS`` memory, shared with children the test forks."""
+    owned = _Owned()
+    m = map_anonymous(page_size, flags=MAP_SHARED)
+    owned.mappings.append(m)
+    yield m
+    owned.close()
+
+
+# -- the isolated marker ---------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    marker = pyfuncitem.get_closest_marker("isolated")
+    if marker is None:
+        return None
+    from ._isolate import run_isolated
+
+    expect = marker.kwargs.get("expect_signal")
+    timeout = marker.kwargs.get("timeout", pyfuncitem.config.getoption("rawmmap_isolated_timeout"))
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    outcome = run_isolated(pyfuncitem.obj, timeout=timeout, **kwargs)
+    sys.stdout.write(outcome.stdout)
+    sys.stderr.write(outcome.stderr)
+    if outcome.signal is not None:
+        if expect is not None and outcome.signal == signal.Signals(expect):
+            return True
+        pytest.fail(f"the isolated test process was {outcome.describe()}", pytrace=False)
+    if expect is not None:
+        pytest.fail(
+            f"expected the isolated test to die of {signal.Signals(expect).name}, "
+            f"but it {outcome.describe()}",
+            pytrace=False,
+        )
+    if outcome.exitcode:
+        pytest.fail(f"the isolated test process {outcome.describe()}", pytrace=False)
+    return True

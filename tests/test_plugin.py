@@ -1,0 +1,215 @@
+"""The pytest plugin, used as a user would: through pytester, in a subprocess."""
+
+from __future__ import annotations
+
+import pathlib
+import textwrap
+
+import pytest
+
+from .conftest import compile_c
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_user=textwrap.dedent(source))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_fixtures_work_with_no_conftest_and_clean_up(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import os, signal, rawmmap, pytest
+
+        SEEN = {}
+
+        def maps():
+            return open("/proc/self/maps").read()
+
+        def test_use_everything(page_size, anon_mapping, mapped_file, memfd, shared_anon):
+            assert page_size == rawmmap.PAGESIZE
+            a = anon_mapping(3 * page_size, flags=rawmmap.MAP_SHARED)
+            a[0] = 1
+            f = mapped_file(b"hello", size=page_size)
+            assert f[0:5] == b"hello" and len(f) == page_size and f.path.endswith("0")
+            assert open(f.path, "rb").read(5) == b"hello"
+            assert os.readlink(memfd.path).startswith("/memfd:rawmmap-test_use_everything")
+            shared_anon[0] = 7
+            pid = os.fork()
+            if pid == 0:
+                shared_anon[1] = 9
+                os._exit(0)
+            os.waitpid(pid, 0)
+            assert shared_anon[1] == 9
+            SEEN.update(addrs=[m.address for m in (a, f, shared_anon)], fds=[f.fd, memfd.fd])
+
+        def test_nothing_left_behind():
+            text = maps()
+            for addr in SEEN["addrs"]:
+                assert f"{addr:x}-" not in text
+            for fd in SEEN["fds"]:
+                with pytest.raises(OSError):
+                    os.fstat(fd)
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_sigbus_mapping_guarded_and_raw(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import signal, rawmmap, pytest
+
+        def test_empty_backing_file(sigbus_mapping):
+            m = sigbus_mapping()
+            with pytest.raises(rawmmap.MappingFault) as info:
+                m[0]
+            assert info.value.code == "BUS_ADRERR"
+
+        def test_truncated_under_the_mapping(sigbus_mapping, page_size):
+            m = sigbus_mapping(3 * page_size, truncate_after=page_size)
+            assert m[page_size - 1] == 0xA5
+            with pytest.raises(rawmmap.MappingFault):
+                m[page_size]
+
+        @pytest.mark.isolated(expect_signal=signal.SIGBUS)
+        def test_raw_access_dies(sigbus_mapping):
+            sigbus_mapping().view()[0] = 1
+        """,
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_isolated_marker_reports(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import ctypes, os, signal, pytest
+
+        @pytest.mark.isolated
+        def test_crash_is_a_failure_with_details(anon_mapping):
+            m = anon_mapping(4096, prot=0)
+            ctypes.string_at(m.address, 1)
+
+        @pytest.mark.isolated
+        def test_assertion_shows_as_usual():
+            print("child says hi")
+            assert 1 + 1 == 3
+
+        @pytest.mark.isolated(expect_signal=signal.SIGABRT)
+        def test_expected_signal_passes():
+            os.abort()
+
+        @pytest.mark.isolated(expect_signal=signal.SIGSEGV)
+        def test_expected_signal_missing_fails():
+            pass
+
+        @pytest.mark.isolated
+        def test_passes_in_child():
+            assert os.getpid() != int(os.environ.get("PARENT_PID", "0"))
+
+        @pytest.mark.isolated(timeout=0.5)
+        def test_hang_is_killed():
+            import time
+            time.sleep(30)
+        """,
+    )
+    result.assert_outcomes(passed=2, failed=4)
+    out = result.stdout.str()
+    assert "killed by SIGSEGV (SEGV_ACCERR) at 0x" in out
+    assert "assert (1 + 1) == 3" in out and "child says hi" in out
+    assert "expected the isolated test to die of SIGSEGV, but it returned None" in out
+    assert "did not finish within 0.5 s" in out
+
+
+def test_guard_page_catches_an_off_by_one_that_bytearray_hides(
+    pytester: pytest.Pytester, tmp_path: pathlib.Path
+) -> None:
+    buggy = compile_c(
+        """
+        #include <stddef.h>
+        /* sums n bytes... and one more: the classic off-by-one over-read */
+        int sum_bytes(const unsigned char *p, size_t n)
+        {
+            int s = 0;
+            for (size_t i = 0; i <= n; i++)
+                s += p[i];
+            return s;
+        }
+        """,
+        tmp_path,
+        "-shared",
+        "-fPIC",
+    )
+    so = buggy.with_suffix(".so")
+    buggy.rename(so)
+    result = run(
+        pytester,
+        f"""
+        import ctypes, signal, numpy, pytest
+
+        lib = ctypes.CDLL({str(so)!r})
+        lib.sum_bytes.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+        def test_bytearray_hides_the_bug():
+            data = bytearray(b"\\x01" * 100)
+            buf = (ctypes.c_char * 100).from_buffer(data)
+            assert lib.sum_bytes(ctypes.addressof(buf), 100) >= 100  # read a neighbour: no crash
+
+        @pytest.mark.isolated(expect_signal=signal.SIGSEGV)
+        def test_guard_page_catches_it(guard_page_buffer):
+            b = guard_page_buffer(b"\\x01" * 100)
+            assert len(b) == 100 and bytes(b) == b"\\x01" * 100
+            assert numpy.frombuffer(b.view(), dtype=numpy.uint8).sum() == 100
+            lib.sum_bytes(b.address, 100)
+
+        def test_guard_before(guard_page_buffer, page_size):
+            import rawmmap
+            b = guard_page_buffer(10, side="before")
+            assert b.address % page_size == 0
+            with pytest.raises(rawmmap.MappingFault):
+                rawmmap.read(b.address - 1, 1)
+        """,
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_view_left_alive_fails_teardown(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        KEEP = []
+
+        def test_leaks_a_view(anon_mapping):
+            KEEP.append(anon_mapping(4096).view())
+        """,
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    assert "is still alive" in result.stdout.str()
+
+
+def test_marker_and_option_are_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+    assert "@pytest.mark.isolated(expect_signal=None, timeout=None)" in result.stdout.str()
+    result = pytester.runpytest_subprocess("--help")
+    assert "--rawmmap-isolated-timeout" in result.stdout.str()
+
+
+def test_importing_the_plugin_has_no_side_effects() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import faulthandler, signal, sys\n"
+        "before = (signal.getsignal(signal.SIGSEGV), signal.getsignal(signal.SIGBUS),"
+        " faulthandler.enable, sorted(sys.modules))\n"
+        "import rawmmap._pytest_plugin\n"
+        "after = (signal.getsignal(signal.SIGSEGV), signal.getsignal(signal.SIGBUS),"
+        " faulthandler.enable)\n"
+        "assert before[:3] == after, (before[:3], after)\n"
+        "import ctypes, rawmmap\n"
+        "assert 'rawmmap_on_signal' not in repr(after)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
