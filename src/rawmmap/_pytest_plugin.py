@@ -54,11 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class _Owned:
-    """The mappings and fds a fixture made, closed at teardown."""
+    """The mappings a fixture made, closed at teardown."""
 
     def __init__(self) -> None:
         self.mappings: list[Mapping] = []
-        self.fds: list[int] = []
 
     def close(self) -> None:
         alive = []
@@ -67,11 +66,6 @@ class _Owned:
                 m.close()
             except BufferError:
                 alive.append(m)
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
         if alive:
             pytest.fail(
                 f"rawmmap fixture teardown: a view of {alive[0]!r} is still alive; "
