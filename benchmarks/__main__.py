@@ -9,10 +9,10 @@ import os
 import platform
 import sys
 
-from . import p1, p3
+from . import atomics, p1, p3
 from ._harness import markdown
 
-BENCHMARKS = {"p1": p1.run, "p3": p3.run}
+BENCHMARKS = {"p1": p1.run, "p3": p3.run, "atomics": atomics.run}
 
 
 def main(argv: list[str] | None = None) -> int:

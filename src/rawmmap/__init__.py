@@ -12,6 +12,11 @@ from ._access import read as read
 from ._access import read_into as read_into
 from ._access import touch as touch
 from ._access import write as write
+from ._atomic import atomic_add as atomic_add
+from ._atomic import atomic_compare_exchange as atomic_compare_exchange
+from ._atomic import atomic_exchange as atomic_exchange
+from ._atomic import atomic_load as atomic_load
+from ._atomic import atomic_store as atomic_store
 from ._constants import MFD as MFD
 from ._constants import MS as MS
 from ._constants import VALUES as _VALUES
@@ -31,6 +36,7 @@ from ._isolate import run_isolated as run_isolated
 from ._mapping import Mapping as Mapping
 from ._mapping import map_anonymous as map_anonymous
 from ._mapping import map_file as map_file
+from ._mutex import SharedMutex as SharedMutex
 from ._raw import ftruncate as ftruncate
 from ._raw import madvise as madvise
 from ._raw import memfd_create as memfd_create
@@ -66,6 +72,12 @@ def __getattr__(name: str) -> int:
 __all__ = [
     "MFD",
     "VMA",
+    "SharedMutex",
+    "atomic_add",
+    "atomic_compare_exchange",
+    "atomic_exchange",
+    "atomic_load",
+    "atomic_store",
     "ChildTraceback",
     "fault_counts",
     "file_residency",

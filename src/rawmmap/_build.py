@@ -8,7 +8,7 @@ hand with ``python src/rawmmap/_build.py``.  The C side is in three parts:
   taken from the headers by the compiler), the ``RAWMMAP_HAS_<NAME>`` flags
   telling which of them the headers define, and the helper prototypes;
 * ``_csrc/rawmmap.c`` — the static helpers (thin libc wrappers, fault guard,
-  crash recorder).
+  crash recorder, atomics, the process-shared mutex).
 
 A constant the build machine's headers lack is compiled as a placeholder with
 ``RAWMMAP_HAS_<NAME> == 0`` and is then left out of the Python API: nothing is
@@ -176,12 +176,14 @@ INCLUDES = r"""
 #define _GNU_SOURCE 1
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__linux__) && defined(__has_include)
 #  if __has_include(<linux/mman.h>)
@@ -219,6 +221,17 @@ int rawmmap_fault_code(void);
 uintptr_t rawmmap_fault_addr(void);
 int rawmmap_capture_arm(int fd);
 int rawmmap_fault_record_size(void);
+
+uint64_t rawmmap_atomic(int op, uintptr_t addr, int size, uint64_t a, uint64_t b);
+
+size_t rawmmap_mutex_size(void);
+size_t rawmmap_mutex_align(void);
+int rawmmap_mutex_init(uintptr_t addr);
+int rawmmap_mutex_lock(uintptr_t addr, double timeout);
+int rawmmap_mutex_trylock(uintptr_t addr);
+int rawmmap_mutex_unlock(uintptr_t addr);
+int rawmmap_mutex_consistent(uintptr_t addr);
+int rawmmap_mutex_destroy(uintptr_t addr);
 """
 
 

@@ -24,7 +24,7 @@ import sys
 from types import TracebackType
 from typing import Any, overload
 
-from . import _access, _raw
+from . import _access, _atomic, _raw
 from ._access import ensure_guard, fault_from_last
 from ._constants import (
     VALUES,
@@ -225,6 +225,48 @@ class Mapping:
         if not 0 <= value < 256:
             raise ValueError(f"byte must be in range(0, 256), got {value}")
         self.write(self._index(key), bytes((value,)))
+
+    # -- atomics (see rawmmap._atomic) -------------------------------------------
+
+    def _atomic(self, func: str, op: int, offset: int, size: int, a: int = 0, b: int = 0) -> int:
+        if self._closed:
+            self._check_open()
+        if offset.__class__ is not int:
+            offset = operator.index(offset)
+        if not 0 <= offset <= self.length - size:
+            raise ValueError(
+                f"a {size}-byte slot at offset {offset} is outside the mapping [0, {self.length})"
+            )
+        try:
+            return _atomic.do(func, op, self.address + offset, size, a, b)
+        except MappingFault as fault:
+            fault.mapping, fault.offset = self, fault.address - self.address
+            fault.explanation = self._explain(fault)
+            raise
+
+    def atomic_load(self, offset: int, size: int = 8) -> int:
+        """Atomically read the ``size``-byte slot at ``offset`` (aligned; guarded)."""
+        return self._atomic("atomic_load", _atomic.LOAD, offset, size)
+
+    def atomic_store(self, offset: int, value: int, size: int = 8) -> None:
+        """Atomically write ``value`` to the slot at ``offset``."""
+        self._atomic("atomic_store", _atomic.STORE, offset, size, value)
+
+    def atomic_add(self, offset: int, value: int, size: int = 8) -> int:
+        """Atomic fetch-and-add at ``offset``: returns the old value."""
+        return self._atomic("atomic_add", _atomic.ADD, offset, size, value)
+
+    def atomic_exchange(self, offset: int, value: int, size: int = 8) -> int:
+        """Atomically store ``value`` at ``offset``; returns the old value."""
+        return self._atomic("atomic_exchange", _atomic.EXCHANGE, offset, size, value)
+
+    def atomic_compare_exchange(
+        self, offset: int, expected: int, desired: int, size: int = 8
+    ) -> tuple[bool, int]:
+        """Store ``desired`` if the slot holds ``expected``; returns (succeeded, observed)."""
+        observed = self._atomic("atomic_compare_exchange", _atomic.CAS, offset, size,
+                                expected, desired)  # fmt: skip
+        return observed == operator.index(expected) & _atomic.MASKS[size], observed
 
     # -- zero-copy views -------------------------------------------------------
 

@@ -278,3 +278,89 @@ static int rawmmap_capture_arm(int fd)
 }
 
 static int rawmmap_fault_record_size(void) { return (int)sizeof(struct rawmmap_fault); }
+
+/* ---- (5) atomics ---------------------------------------------------------
+ * Sequentially consistent __atomic builtins on an aligned 1/2/4/8-byte slot,
+ * guarded like rawmmap_copy.  Values travel as uint64_t (the low `size`
+ * bytes count).  errno is 0 on success and EFAULT when the access faulted
+ * (details: rawmmap_fault_*); the Python side checks size and alignment.
+ * op: 0 load, 1 store, 2 fetch-add, 3 exchange, 4 compare-exchange (returns
+ * the value observed; it succeeded iff that equals `a`).
+ */
+#define RAWMMAP_ATOMIC_CASE(T)                                                    \
+    {                                                                             \
+        T *p = (T *)addr, expected = (T)a;                                        \
+        switch (op) {                                                             \
+        case 0: result = __atomic_load_n(p, __ATOMIC_SEQ_CST); break;             \
+        case 1: __atomic_store_n(p, (T)a, __ATOMIC_SEQ_CST); break;               \
+        case 2: result = __atomic_fetch_add(p, (T)a, __ATOMIC_SEQ_CST); break;    \
+        case 3: result = __atomic_exchange_n(p, (T)a, __ATOMIC_SEQ_CST); break;   \
+        default:                                                                  \
+            __atomic_compare_exchange_n(p, &expected, (T)b, 0, __ATOMIC_SEQ_CST,  \
+                                        __ATOMIC_SEQ_CST);                        \
+            result = expected;                                                    \
+        }                                                                         \
+    }
+
+static uint64_t rawmmap_atomic(int op, uintptr_t addr, int size, uint64_t a, uint64_t b)
+{
+    struct rawmmap_jump frame;
+    uint64_t result = 0;
+    if (sigsetjmp(frame.env, 0) != 0) {
+        errno = EFAULT;
+        return 0;
+    }
+    rawmmap_frame = &frame;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    switch (size) {
+    case 1: RAWMMAP_ATOMIC_CASE(uint8_t) break;
+    case 2: RAWMMAP_ATOMIC_CASE(uint16_t) break;
+    case 4: RAWMMAP_ATOMIC_CASE(uint32_t) break;
+    default: RAWMMAP_ATOMIC_CASE(uint64_t) break;
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    rawmmap_frame = NULL;
+    errno = 0;
+    return result;
+}
+
+/* ---- (6) process-shared robust mutex --------------------------------------
+ * A pthread_mutex_t living inside shared memory.  pthread functions return
+ * their error number (they do not set errno). */
+static size_t rawmmap_mutex_size(void) { return sizeof(pthread_mutex_t); }
+static size_t rawmmap_mutex_align(void) { return _Alignof(pthread_mutex_t); }
+
+static int rawmmap_mutex_init(uintptr_t addr)
+{
+    pthread_mutexattr_t attr;
+    int err = pthread_mutexattr_init(&attr);
+    if (err)
+        return err;
+    err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (!err)
+        err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (!err)
+        err = pthread_mutex_init((pthread_mutex_t *)addr, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return err;
+}
+
+static int rawmmap_mutex_lock(uintptr_t addr, double timeout)
+{
+    struct timespec deadline;
+    if (timeout < 0)
+        return pthread_mutex_lock((pthread_mutex_t *)addr);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)timeout;
+    deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock((pthread_mutex_t *)addr, &deadline);
+}
+
+static int rawmmap_mutex_trylock(uintptr_t addr) { return pthread_mutex_trylock((pthread_mutex_t *)addr); }
+static int rawmmap_mutex_unlock(uintptr_t addr) { return pthread_mutex_unlock((pthread_mutex_t *)addr); }
+static int rawmmap_mutex_consistent(uintptr_t addr) { return pthread_mutex_consistent((pthread_mutex_t *)addr); }
+static int rawmmap_mutex_destroy(uintptr_t addr) { return pthread_mutex_destroy((pthread_mutex_t *)addr); }
