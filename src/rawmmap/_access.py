@@ -142,7 +142,12 @@ def read_into(addr: int, buffer: object) -> int:
     """
     if addr.__class__ is not int:
         addr, _ = _check("read_into", addr, 0)
-    dst = ffi.from_buffer(buffer, require_writable=True)
+    try:
+        dst = ffi.from_buffer(buffer, require_writable=True)
+    except BufferError:  # as file.readinto() says it
+        raise TypeError(
+            f"read_into(): buffer must be a writable bytes-like object, got {type(buffer).__name__}"
+        ) from None
     if _fh_enabled() is not _seen_fh_state:
         ensure_guard()
     n = len(dst)

@@ -1,0 +1,351 @@
+"""Model-based fuzzing of the safe API (hypothesis RuleBasedStateMachine).
+
+A model predicts each step's outcome — the bytes, an OSError errno, a
+MappingFault's signal and code, a BufferError/ValueError/IndexError — and
+the step asserts it.  The whole run executes in a forked child
+(run_isolated): if the interpreter itself crashed, the parent still reports
+the signal and the step log the child printed (the failing sequence).
+
+CI runs a bounded number of sequences; ``RAWMMAP_FUZZ_EXAMPLES=N`` runs more.
+
+Model limits, on purpose: accesses stay inside one page (a guarded copy that
+faults may have copied part of a multi-page range, in an order memcpy
+chooses); file-backed mappings are MAP_SHARED (a private copy-on-write page's
+fate under truncation is kernel detail, not rawmmap's); mremap is exercised in
+tests/test_raw.py, not here.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import tempfile
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
+
+import rawmmap
+from rawmmap import (
+    MADV_DONTNEED,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MS_ASYNC,
+    MS_SYNC,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+)
+
+P = rawmmap.PAGESIZE
+EXAMPLES = int(os.environ.get("RAWMMAP_FUZZ_EXAMPLES", "150"))
+
+
+@dataclass
+class Model:
+    """What one Mapping should hold and do."""
+
+    m: rawmmap.Mapping
+    kind: str  # "anon-private", "anon-shared", "file-shared", "placed"
+    content: bytearray
+    prot: int = PROT_READ | PROT_WRITE
+    path: str | None = None
+    views: list[memoryview] = field(default_factory=list)
+    closed: bool = False
+    reserve: Model | None = None  # for "placed": the reservation it lives in
+    placed: list[Model] = field(default_factory=list)
+
+    def file_size(self) -> int:
+        return os.path.getsize(self.path) if self.path else 0
+
+
+def log(text: str) -> None:
+    print(text, flush=True)  # the child's stdout: the sequence, if it crashes
+
+
+def expect_fault(model: Model, offset: int, write: bool) -> tuple[int, str] | None:
+    """The (signal, code) an access at offset should raise, or None."""
+    need = PROT_WRITE if write else PROT_READ
+    if model.kind == "reserve":
+        return (signal.SIGSEGV, "SEGV_ACCERR")
+    if not model.prot & need:
+        return (signal.SIGSEGV, "SEGV_ACCERR")
+    if model.kind == "file-shared":
+        page_end = (model.file_size() + P - 1) // P * P
+        if offset >= page_end:
+            return (signal.SIGBUS, "BUS_ADRERR")
+    return None
+
+
+class SafeAPI(RuleBasedStateMachine):
+    mappings = Bundle("mappings")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = tempfile.mkdtemp(prefix="rawmmap-fuzz-")
+        self.files = 0
+        self.live: list[Model] = []
+
+    # -- making mappings -------------------------------------------------------
+
+    @rule(target=mappings, pages=st.integers(1, 4), shared=st.booleans())
+    def map_anon(self, pages: int, shared: bool) -> Model:
+        log(f"map_anonymous({pages} pages, shared={shared})")
+        m = rawmmap.map_anonymous(pages * P, flags=MAP_SHARED if shared else MAP_PRIVATE)
+        model = Model(m, "anon-shared" if shared else "anon-private", bytearray(pages * P))
+        self.live.append(model)
+        return model
+
+    @rule(target=mappings, file_bytes=st.integers(0, 3 * P), pages=st.integers(1, 4))
+    def map_file(self, file_bytes: int, pages: int) -> Model:
+        log(f"map_file(file of {file_bytes} bytes, {pages} pages)")
+        self.files += 1
+        path = os.path.join(self.dir, f"f{self.files}")
+        data = os.urandom(file_bytes)
+        with open(path, "wb") as f:
+            f.write(data)
+        m = rawmmap.map_file(path, pages * P)
+        content = bytearray(pages * P)
+        content[: min(file_bytes, pages * P)] = data[: pages * P]
+        model = Model(m, "file-shared", content, path=path)
+        self.live.append(model)
+        return model
+
+    @rule(target=mappings, pages=st.integers(2, 4), data=st.data())
+    def map_fixed_in_reserve(self, pages: int, data: st.DataObject) -> object:
+        at = data.draw(st.integers(0, pages - 1))
+        log(f"reserve {pages} pages PROT_NONE, MAP_FIXED a page at {at}")
+        reserve = rawmmap.map_anonymous(pages * P, prot=PROT_NONE)
+        placed = rawmmap.Mapping(P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                                 addr=reserve.address + at * P)  # fmt: skip
+        assert placed.address == reserve.address + at * P
+        r = Model(reserve, "reserve", bytearray(pages * P), prot=PROT_NONE)
+        p = Model(placed, "placed", bytearray(P), reserve=r)
+        r.placed.append(p)
+        self.live += [r, p]
+        return multiple(r, p)
+
+    # -- access ----------------------------------------------------------------
+
+    def _span(self, model: Model, data: st.DataObject, max_len: int = 64) -> tuple[int, int]:
+        length = len(model.content)
+        page = data.draw(st.integers(0, length // P - 1))
+        start = page * P + data.draw(st.integers(0, P - 1))
+        n = data.draw(st.integers(0, min(max_len, page * P + P - start)))
+        return start, n
+
+    @rule(model=mappings, data=st.data())
+    def write(self, model: Model, data: st.DataObject) -> None:
+        start, n = self._span(model, data)
+        payload = data.draw(st.binary(min_size=n, max_size=n))
+        log(f"write {model.kind} [{start}:{start + n}]")
+        if model.closed:
+            with_error(ValueError, lambda: model.m.write(start, payload))
+            return
+        if model.kind == "reserve":
+            return  # writes into a reservation would land in placed pages: see read
+        if model.kind == "file-shared" and start + n > model.file_size():
+            return  # past EOF in the last page: what a later ftruncate keeps is fs detail
+        fault = expect_fault(model, start, write=True)
+        if fault is not None and n > 0:
+            exc = with_error(rawmmap.MappingFault, lambda: model.m.write(start, payload))
+            assert (exc.signal, exc.code) == fault, (exc, fault)
+            assert exc.mapping is model.m and exc.offset is not None
+            return
+        model.m.write(start, payload)
+        model.content[start : start + n] = payload
+
+    @rule(model=mappings, data=st.data())
+    def read(self, model: Model, data: st.DataObject) -> None:
+        start, n = self._span(model, data)
+        log(f"read {model.kind} [{start}:{start + n}]")
+        if model.closed:
+            with_error(ValueError, lambda: model.m[start : start + n])
+            return
+        if model.kind == "reserve":
+            page_addr = model.m.address + start // P * P
+            placed = [p for p in model.placed if not p.closed and p.m.address == page_addr]
+            if n == 0:
+                return
+            if placed and placed[0].prot & PROT_READ:
+                got = model.m[start : start + n]
+                assert got == bytes(placed[0].content[start % P : start % P + n])
+                return
+            exc = with_error(rawmmap.MappingFault, lambda: model.m[start : start + n])
+            assert (exc.signal, exc.code) == (signal.SIGSEGV, "SEGV_ACCERR")
+            return
+        fault = expect_fault(model, start, write=False)
+        if fault is not None and n > 0:
+            exc = with_error(rawmmap.MappingFault, lambda: model.m[start : start + n])
+            assert (exc.signal, exc.code) == fault
+            return
+        assert model.m[start : start + n] == bytes(model.content[start : start + n])
+
+    @rule(model=mappings, data=st.data())
+    def out_of_range(self, model: Model, data: st.DataObject) -> None:
+        log(f"out of range {model.kind}")
+        if model.closed:
+            return
+        where = data.draw(st.sampled_from([len(model.content), -len(model.content) - 1, 10**12]))
+        with_error(IndexError, lambda: model.m[where])
+
+    # -- file and protection ---------------------------------------------------
+
+    @rule(model=mappings, size=st.integers(0, 4 * P))
+    def truncate(self, model: Model, size: int) -> None:
+        if model.kind != "file-shared" or model.closed:
+            return
+        log(f"ftruncate file to {size}")
+        rawmmap.ftruncate(model.m.fd, size)
+        # bytes past the new EOF are gone (zero if the file grows back); the
+        # model never wrote past EOF, so growing shows zeros too
+        for i in range(min(size, len(model.content)), len(model.content)):
+            model.content[i] = 0
+
+    @rule(model=mappings, prot=st.sampled_from([PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE]))
+    def protect(self, model: Model, prot: int) -> None:
+        if model.kind == "reserve":
+            return
+        log(f"protect {model.kind} {prot}")
+        if model.closed:
+            with_error(ValueError, lambda: model.m.protect(prot))
+            return
+        model.m.protect(prot)
+        model.prot = prot
+
+    @rule(model=mappings, flags=st.sampled_from([MS_SYNC, MS_ASYNC, MS_SYNC | MS_ASYNC]))
+    def sync(self, model: Model, flags: int) -> None:
+        log(f"sync {model.kind} {flags}")
+        if model.closed:
+            with_error(ValueError, lambda: model.m.sync(flags))
+            return
+        if flags == MS_SYNC | MS_ASYNC:
+            exc = with_error(OSError, lambda: model.m.sync(flags))
+            assert exc.errno == errno.EINVAL
+            return
+        model.m.sync(flags)
+        if model.kind == "file-shared":
+            with open(model.path, "rb") as f:  # type: ignore[arg-type]
+                on_disk = f.read(len(model.content))
+            assert on_disk == bytes(model.content[: len(on_disk)])
+
+    @rule(model=mappings)
+    def dontneed(self, model: Model) -> None:
+        if model.closed or model.kind in ("reserve",):
+            return
+        log(f"madvise DONTNEED {model.kind}")
+        model.m.advise(MADV_DONTNEED)
+        if model.kind in ("anon-private", "placed"):
+            model.content[:] = bytes(len(model.content))  # private anonymous pages: zero again
+
+    # -- views and end of life ---------------------------------------------------
+
+    @rule(model=mappings)
+    def take_view(self, model: Model) -> None:
+        log(f"view {model.kind}")
+        if model.closed:
+            with_error(ValueError, model.m.view)
+            return
+        model.views.append(model.m.view()[:8])
+
+    @rule(model=mappings)
+    def release_views(self, model: Model) -> None:
+        log(f"release views {model.kind}")
+        for v in model.views:
+            v.release()
+        model.views.clear()
+
+    @rule(model=mappings)
+    def close(self, model: Model) -> None:
+        log(f"close {model.kind}")
+        if model.views and not model.closed:
+            with_error(BufferError, model.m.close)
+            return
+        if model.kind == "reserve":
+            for p in model.placed:  # the reservation's munmap ends them too
+                if not p.closed:
+                    for v in p.views:
+                        v.release()
+                    p.views.clear()
+                    p.m.close()
+                    p.closed = True
+        model.m.close()
+        model.closed = True
+        model.m.close()  # idempotent
+        if model.kind == "placed" and model.reserve is not None and not model.reserve.closed:
+            # the safe pattern: put PROT_NONE back in the hole, or the next mmap may land there
+            rawmmap.mmap(
+                model.m.address, P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0
+            )
+
+    @rule(model=mappings, data=st.data())
+    def fork_and_read(self, model: Model, data: st.DataObject) -> None:
+        if model.closed or model.kind == "reserve" or not model.prot & PROT_READ:
+            return
+        start, n = self._span(model, data)
+        if expect_fault(model, start, write=False) is not None:
+            return
+        log(f"fork and read {model.kind} [{start}:{start + n}]")
+        out = rawmmap.run_isolated(lambda: model.m[start : start + n])
+        assert out.returned == bytes(model.content[start : start + n])
+
+    @invariant()
+    def interpreter_alive(self) -> None:
+        assert True
+
+    def teardown(self) -> None:
+        for model in self.live:
+            for v in model.views:
+                v.release()
+        for model in self.live:
+            if model.kind == "placed" and not model.closed:
+                model.m.close()
+                model.closed = True
+        for model in self.live:
+            if not model.closed:
+                model.m.close()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+
+def with_error(kind: type[BaseException], call: object) -> BaseException:
+    try:
+        call()  # type: ignore[operator]
+    except kind as exc:
+        return exc
+    raise AssertionError(f"expected {kind.__name__}")
+
+
+def run_machine() -> int:
+    run_state_machine_as_test(
+        SafeAPI,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    return EXAMPLES
+
+
+def test_safe_api_never_breaks_the_interpreter() -> None:
+    outcome = rawmmap.run_isolated(run_machine)
+    assert outcome.signal is None, (
+        f"the interpreter crashed: {outcome.describe()}\nlast steps:\n"
+        + "\n".join(outcome.stdout.splitlines()[-30:])
+    )
+    assert outcome.returned == EXAMPLES
