@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 import rawmmap
-from rawmmap import MAP_PRIVATE, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE
+from rawmmap import MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MS_SYNC, PROT_READ, PROT_WRITE
 
 P = rawmmap.PAGESIZE
 SOAK = int(os.environ.get("RAWMMAP_SOAK", "10000"))
@@ -97,7 +97,7 @@ BAD: list[tuple[str, Callable[[], object], type[BaseException]]] = [
     ("mmap flags float", lambda: rawmmap.mmap(0, P, RW, 34.0, -1, 0), TypeError),
     ("mmap fd None", lambda: rawmmap.mmap(0, P, RW, ANON, None, 0), TypeError),
     ("mmap offset misaligned", lambda: rawmmap.mmap(0, P, RW, ANON, -1, 1), OSError),
-    ("mmap addr misaligned FIXED", lambda: rawmmap.mmap(1, P, RW, ANON | rawmmap.MAP_FIXED, -1, 0), OSError),
+    ("mmap FIXED misaligned", lambda: rawmmap.mmap(1, P, RW, ANON | MAP_FIXED, -1, 0), OSError),
     ("munmap addr str", lambda: rawmmap.munmap("0", P), TypeError),
     ("munmap misaligned", lambda: rawmmap.munmap(_live.address + 1, P), OSError),
     ("msync length -1", lambda: rawmmap.msync(_live.address, -1, MS_SYNC), ValueError),
