@@ -11,8 +11,9 @@ CI runs a bounded number of sequences; ``RAWMMAP_FUZZ_EXAMPLES=N`` runs more.
 Model limits, on purpose: accesses stay inside one page (a guarded copy that
 faults may have copied part of a multi-page range, in an order memcpy
 chooses); file-backed mappings are MAP_SHARED (a private copy-on-write page's
-fate under truncation is kernel detail, not rawmmap's); mremap is exercised in
-tests/test_raw.py, not here.
+fate under truncation is kernel detail, not rawmmap's); remap is modelled
+for private anonymous mappings (growing a shared one leaves pages past its
+shared object: tests/test_raw.py and the docs cover it).
 """
 
 from __future__ import annotations
@@ -239,6 +240,20 @@ class SafeAPI(RuleBasedStateMachine):
             with open(model.path, "rb") as f:  # type: ignore[arg-type]
                 on_disk = f.read(len(model.content))
             assert on_disk == bytes(model.content[: len(on_disk)])
+
+    @rule(model=mappings, pages=st.integers(1, 4))
+    def remap(self, model: Model, pages: int) -> None:
+        if model.kind != "anon-private":
+            return  # file and shared-anonymous growth is lesson material, not modelled here
+        log(f"remap {model.kind} to {pages} pages")
+        if model.closed:
+            with_error(ValueError, lambda: model.m.remap(pages * P))
+            return
+        if model.views:
+            with_error(BufferError, lambda: model.m.remap(pages * P))
+            return
+        model.m.remap(pages * P)
+        model.content = (model.content + bytearray(pages * P))[: pages * P]
 
     @rule(model=mappings)
     def dontneed(self, model: Model) -> None:

@@ -219,3 +219,17 @@ def test_failed_mapping_raises_oserror_and_leaves_nothing() -> None:
         rawmmap.Mapping(0)
     assert info.value.errno == 22
     assert maps_lines() == lines
+
+
+def test_remap_grows_and_shrinks_keeping_data() -> None:
+    with rawmmap.map_anonymous(PAGE) as m:
+        m[0:5] = b"hello"
+        m.remap(4 * PAGE)
+        assert len(m) == 4 * PAGE and m[0:5] == b"hello" and m[3 * PAGE] == 0
+        m[4 * PAGE - 1] = 1
+        m.remap(PAGE, may_move=False)
+        assert len(m) == PAGE and m[0:5] == b"hello"
+        view = m.view()
+        with pytest.raises(BufferError):
+            m.remap(2 * PAGE)
+        view.release()

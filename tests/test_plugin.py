@@ -26,7 +26,8 @@ def test_fixtures_work_with_no_conftest_and_clean_up(pytester: pytest.Pytester) 
         def maps():
             return open("/proc/self/maps").read()
 
-        def test_use_everything(page_size, anon_mapping, mapped_file, memfd, shared_anon):
+        def test_use_everything(page_size, anon_mapping, mapped_file, memfd, shared_anon,
+                                sigbus_mapping, guard_page_buffer):
             assert page_size == rawmmap.PAGESIZE
             a = anon_mapping(3 * page_size, flags=rawmmap.MAP_SHARED)
             a[0] = 1
@@ -41,7 +42,10 @@ def test_fixtures_work_with_no_conftest_and_clean_up(pytester: pytest.Pytester) 
                 os._exit(0)
             os.waitpid(pid, 0)
             assert shared_anon[1] == 9
-            SEEN.update(addrs=[m.address for m in (a, f, shared_anon)], fds=[f.fd, memfd.fd])
+            s = sigbus_mapping()
+            g = guard_page_buffer(b"abc")
+            SEEN.update(addrs=[m.address for m in (a, f, shared_anon, s, g.mapping)],
+                        fds=[f.fd, memfd.fd, s.fd])
 
         def test_nothing_left_behind():
             text = maps()

@@ -153,6 +153,8 @@ BAD: list[tuple[str, Callable[[], object], type[BaseException]]] = [
     ("closed residency", lambda: _c.residency(), ValueError),
     ("closed atomic", lambda: _c.atomic_load(0), ValueError),
     ("closed enter", lambda: _c.__enter__(), ValueError),
+    ("closed remap", lambda: _c.remap(2 * P), ValueError),
+    ("remap length -1", lambda: _live.remap(-1), ValueError),
 ]  # fmt: skip
 
 

@@ -43,6 +43,7 @@ MAP_PRIVATE = VALUES["MAP_PRIVATE"]
 MAP_SHARED = VALUES["MAP_SHARED"]
 MAP_ANONYMOUS = VALUES["MAP_ANONYMOUS"]
 MS_SYNC = VALUES["MS_SYNC"]
+_MREMAP_MAYMOVE = VALUES.get("MREMAP_MAYMOVE", 0)
 _PAGE = _raw.page_size()
 _fh_enabled = faulthandler.is_enabled
 
@@ -332,6 +333,23 @@ class Mapping:
         """``munlock`` the whole mapping."""
         self._check_open()
         _raw.munlock(self.address, self.length)
+
+    def remap(self, new_length: int, *, may_move: bool = True) -> None:
+        """``mremap`` to ``new_length`` (``MREMAP_MAYMOVE`` unless ``may_move=False``).
+
+        ``.address`` and ``.length`` follow; data up to the shorter length is
+        kept.  Raises ``BufferError`` while views exist (the memory may move
+        under them) and the raw layer's ``OSError`` (ENOMEM: cannot grow in
+        place without moving).  Growing a ``MAP_SHARED|MAP_ANONYMOUS``
+        mapping leaves the new pages beyond its shared object: they SIGBUS.
+        """
+        self._check_open()
+        if self._views_alive():
+            raise BufferError("cannot remap a Mapping while views of it exist (release them first)")
+        flags = _MREMAP_MAYMOVE if may_move else 0
+        self.address = _raw.mremap(self.address, self.length, new_length, flags)
+        self.length = int(new_length)
+        self._exporter = None
 
     def residency(self) -> list[bool]:
         """``mincore``: one bool per page, True where the page is resident."""
