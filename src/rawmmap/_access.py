@@ -30,7 +30,7 @@ from typing import Any
 from ._errors import MappingFault
 from ._native import ffi, lib
 
-__all__ = ["fault_from_last", "guarded_copy", "read", "read_into", "touch", "write"]
+__all__ = ["ensure_guard", "fault_from_last", "read", "read_into", "touch", "write"]
 
 _fh_enabled = faulthandler.is_enabled
 
@@ -91,14 +91,6 @@ def fault_from_last(
         fault.mapping = mapping
         fault.offset = addr - base
     return fault
-
-
-def guarded_copy(dst: int, src: int, n: int) -> None:
-    """Copy ``n`` bytes between two addresses; a fault raises MappingFault."""
-    if _fh_enabled() is not _seen_fh_state:
-        ensure_guard()
-    if lib.rawmmap_copy(dst, src, n):
-        raise fault_from_last()
 
 
 # Reading into a new bytes object: ``bytes(n)`` (n >= 1) is always a fresh,
