@@ -395,7 +395,7 @@ class Mapping:
                 _raw.munmap(self.address, self.length)
                 if self._owns_fd:
                     os.close(self.fd)
-            except OSError:
+            except Exception:  # a finalizer must not raise (e.g. at interpreter shutdown)
                 pass
 
 

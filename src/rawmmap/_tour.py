@@ -334,6 +334,9 @@ def demand_paging(lesson: Lesson) -> None:
     pages = 64
     with trace() as calls:
         with map_anonymous(pages * PAGE) as m:
+            # one page per fault: no (multi-size) transparent huge pages for this lesson
+            if "MADV_NOHUGEPAGE" in C:
+                m.advise(C["MADV_NOHUGEPAGE"])
             start = m.residency()
             steps = []
             with fault_counts() as faults:
