@@ -40,7 +40,9 @@ def _install() -> bool:
         raise OSError(ffi.errno, "sigaction(SIGSEGV/SIGBUS) failed")
     if not getattr(faulthandler.enable, "__rawmmap_wrapped__", False):
         faulthandler.enable = _reinstall_after(faulthandler.enable)
-    return _fh_enabled()
+    state = _fh_enabled()
+    lib.rawmmap_set_guard_state(1 if state else 0)  # for the builtin read (see below)
+    return state
 
 
 # None until the first guarded access installs the handler: importing rawmmap
@@ -78,18 +80,12 @@ def _explain(signo: int, code: str) -> str:
     return "the kernel refused the access"
 
 
-def fault_from_last(
-    explain: object = None, mapping: object | None = None, base: int | None = None
-) -> MappingFault:
+def fault_from_last() -> MappingFault:
     """Build the MappingFault for the fault the guard just caught in this thread."""
     signo = lib.rawmmap_fault_signo()
     code = lib.rawmmap_fault_code()
-    addr = int(lib.rawmmap_fault_addr())
-    fault = MappingFault(signo, code, addr)
-    fault.explanation = explain(fault) if callable(explain) else _explain(signo, fault.code)
-    if mapping is not None and base is not None:
-        fault.mapping = mapping
-        fault.offset = addr - base
+    fault = MappingFault(signo, code, int(lib.rawmmap_fault_addr()))
+    fault.explanation = _explain(signo, fault.code)
     return fault
 
 
@@ -101,8 +97,11 @@ def fault_from_last(
 # (P3 measures the difference).  bytes(0) is a shared singleton: never written.
 
 
-def read(addr: int, n: int) -> bytes:
-    """Copy ``n`` bytes from ``addr`` into a new bytes object, guarded.
+def _read_checked(addr: int, n: int) -> bytes:
+    """read(addr, n, /)
+    --
+
+    Copy ``n`` bytes from ``addr`` into a new bytes object, guarded.
 
     A SIGBUS/SIGSEGV during the copy raises :class:`rawmmap.MappingFault`
     (``.signal``, ``.code``, ``.address``); the interpreter is unharmed.
@@ -125,6 +124,15 @@ def read(addr: int, n: int) -> bytes:
     if failed:
         raise fault_from_last()
     return out
+
+
+# rawmmap.read is the C builtin of section 7 of _csrc/rawmmap.c: it does the
+# common case itself and calls _read_checked for everything else.  If it
+# cannot be installed, _read_checked serves alone (same behaviour, slower).
+read = _read_checked
+_READ_DOC_C = (_read_checked.__doc__ or "").encode()  # kept alive: the builtin's ml_doc
+
+lib.rawmmap_install_fast_read(_READ_DOC_C)
 
 
 def read_into(addr: int, buffer: object) -> int:

@@ -232,6 +232,9 @@ int rawmmap_mutex_trylock(uintptr_t addr);
 int rawmmap_mutex_unlock(uintptr_t addr);
 int rawmmap_mutex_consistent(uintptr_t addr);
 int rawmmap_mutex_destroy(uintptr_t addr);
+
+int rawmmap_install_fast_read(const char *doc);
+void rawmmap_set_guard_state(int enabled);
 """
 
 
@@ -263,6 +266,9 @@ ffi.set_source(
     + "\n"
     + (HERE / "_csrc" / "rawmmap.c").read_text(encoding="utf-8"),
     extra_compile_args=["-O2", "-Wall"],
+    # section 7 of the C source (rawmmap.read as a builtin) uses METH_FASTCALL and
+    # PyObject_Vectorcall, which the stable ABI lacks before 3.12
+    py_limited_api=False,
 )
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ unmapped under the view.  Nothing ever touches an address after ``munmap``.
 
 from __future__ import annotations
 
-import faulthandler
 import operator
 import os
 import sys
@@ -45,7 +44,6 @@ MAP_ANONYMOUS = VALUES["MAP_ANONYMOUS"]
 MS_SYNC = VALUES["MS_SYNC"]
 _MREMAP_MAYMOVE = VALUES.get("MREMAP_MAYMOVE", 0)
 _PAGE = _raw.page_size()
-_fh_enabled = faulthandler.is_enabled
 
 
 class Mapping:
@@ -119,7 +117,7 @@ class Mapping:
     # -- guarded access --------------------------------------------------------
 
     def _fault(self) -> MappingFault:
-        return fault_from_last(self._explain, self, self.address)
+        return self._claim(fault_from_last())
 
     def _explain(self, fault: MappingFault) -> str:
         offset = fault.address - self.address
@@ -155,13 +153,18 @@ class Mapping:
         """Copy ``n`` bytes at ``offset`` out of the mapping (guarded)."""
         self._check_open()
         self._span(offset, n, "read")
-        ensure_guard()
         if n == 0:
             return b""
-        out = bytes(n)  # fresh and private: filled in place (see _access.read)
-        if lib.rawmmap_read(out, self.address + offset, n):
-            raise self._fault()
-        return out
+        try:
+            return _access.read(self.address + offset, n)
+        except MappingFault as fault:
+            raise self._claim(fault) from None
+
+    def _claim(self, fault: MappingFault) -> MappingFault:
+        """Attach this mapping, the offset and the explanation to a fault at its address."""
+        fault.mapping, fault.offset = self, fault.address - self.address
+        fault.explanation = self._explain(fault)
+        return fault
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` (any bytes-like object) into the mapping at ``offset`` (guarded)."""
@@ -192,12 +195,10 @@ class Mapping:
             if step == 1:
                 if stop <= start:
                     return b""
-                if _fh_enabled() is not _access._seen_fh_state:
-                    ensure_guard()
-                out = bytes(stop - start)  # fresh and private: filled in place
-                if lib.rawmmap_read(out, self.address + start, stop - start):
-                    raise self._fault()
-                return out
+                try:
+                    return _access.read(self.address + start, stop - start)
+                except MappingFault as fault:
+                    raise self._claim(fault) from None
             lo, hi = (start, stop) if step > 0 else (stop + 1, start + 1)
             if hi <= lo:
                 return b""
@@ -241,9 +242,7 @@ class Mapping:
         try:
             return _atomic.do(func, op, self.address + offset, size, a, b)
         except MappingFault as fault:
-            fault.mapping, fault.offset = self, fault.address - self.address
-            fault.explanation = self._explain(fault)
-            raise
+            raise self._claim(fault) from None
 
     def atomic_load(self, offset: int, size: int = 8) -> int:
         """Atomically read the ``size``-byte slot at ``offset`` (aligned; guarded)."""
