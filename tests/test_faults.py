@@ -323,3 +323,41 @@ def test_faulthandler_enabled_before_import(tmp_path: pathlib.Path) -> None:
     assert proc.stdout == "caught BUS_ADRERR\n"
     assert proc.returncode == -signal.SIGBUS
     assert "Fatal Python error: Bus error" in proc.stderr
+
+
+def test_builtin_read_agrees_with_the_checked_path() -> None:
+    from rawmmap import _access
+
+    assert type(rawmmap.read).__name__ == "builtin_function_or_method"
+    assert rawmmap.read is _access.read and rawmmap.read is not _access._read_checked
+    with rawmmap.map_anonymous(PAGE) as m, rawmmap.map_anonymous(PAGE, prot=PROT_NONE) as no:
+        m[0:4] = b"abcd"
+        cases = [(m.address, 4), (m.address, 0), (m.address, True), (no.address, 8),
+                 (m.address, -1), (m.address, 2.0), ("x", 1), (2**64, 1), (0, 1)]  # fmt: skip
+        for addr, n in cases:
+            results = []
+            for fn in (rawmmap.read, _access._read_checked):
+                try:
+                    results.append(("ok", fn(addr, n)))  # type: ignore[arg-type]
+                except Exception as exc:
+                    results.append((type(exc).__name__, str(exc)))
+            assert results[0] == results[1], (addr, n, results)
+
+
+def test_guarded_read_survives_faulthandler_toggling(tmp_path: pathlib.Path) -> None:
+    script = (
+        "import faulthandler, rawmmap\n"
+        "m = rawmmap.map_anonymous(4096, prot=rawmmap.PROT_NONE)\n"
+        "for step in ('enable', 'disable', 'enable', 'enable', 'disable', 'disable'):\n"
+        "    getattr(faulthandler, step)()\n"
+        "    try:\n"
+        "        rawmmap.read(m.address, 8)\n"
+        "    except rawmmap.MappingFault as fault:\n"
+        "        print(step, fault.code, flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        w for s in ("enable", "disable", "enable", "enable", "disable", "disable")
+        for w in (s, "SEGV_ACCERR")
+    ]  # fmt: skip
