@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
+import rawmmap
 from rawmmap._cli import main
 from rawmmap._tour import demo_names
 
 RAWMMAP = [sys.executable, "-m", "rawmmap"]
+PAGE = rawmmap.PAGESIZE
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +71,7 @@ sys.stdin.read()
 
 def test_maps_matches_proc_maps_of_another_process(tmp_path: pathlib.Path) -> None:
     data = tmp_path / "known-mapping.bin"
-    data.write_bytes(bytes(5 * 4096))
+    data.write_bytes(bytes(5 * PAGE))
     child = subprocess.Popen([sys.executable, "-c", MAPPER, str(data)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
@@ -89,7 +91,7 @@ def test_maps_matches_proc_maps_of_another_process(tmp_path: pathlib.Path) -> No
         assert area["path"] == (fields[5] if len(fields) > 5 else "")
     (ours,) = [a for a in areas if a["start"] == address]
     assert ours["path"] == str(data) and ours["perms"] == "r--s"
-    assert ours["size"] == 5 * 4096
+    assert ours["size"] == 5 * PAGE
 
 
 def test_maps_text_has_a_total() -> None:
@@ -101,11 +103,11 @@ def test_maps_text_has_a_total() -> None:
 
 def test_residency_counts_pages(tmp_path: pathlib.Path) -> None:
     f = tmp_path / "f"
-    f.write_bytes(bytes(3 * 4096 + 1))
+    f.write_bytes(bytes(3 * PAGE + 1))
     proc = run("residency", str(f), "--json")
     assert proc.returncode == 0
     (entry,) = json.loads(proc.stdout)
-    assert entry["total"] == 4 and entry["size"] == 3 * 4096 + 1
+    assert entry["total"] == 4 and entry["size"] == 3 * PAGE + 1
     assert entry["resident"] == sum(entry["pages"])
     text = run("residency", str(f), str(tmp_path / "missing"))
     assert text.returncode == 1 and "pages resident" in text.stdout and "missing" in text.stderr

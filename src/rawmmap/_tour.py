@@ -138,8 +138,9 @@ def past_eof(lesson: Lesson) -> None:
     with _scratch() as d, trace() as calls:
         path = _file(d, "five-thousand", b"\1" * 5000)
         with map_file(path) as m:
-            tail = raw_read(m.address + 5000, 2 * PAGE - 5000)
-            lesson.saw(f"length 5000 maps {-(-5000 // PAGE)} pages; bytes 5000..{2 * PAGE - 1} "
+            last_page_end = -(-5000 // PAGE) * PAGE
+            tail = raw_read(m.address + 5000, last_page_end - 5000)
+            lesson.saw(f"length 5000 maps {-(-5000 // PAGE)} pages; bytes 5000..{last_page_end - 1} "
                        f"read as {'all zero' if not any(tail) else 'NOT zero'}")  # fmt: skip
             raw_write(m.address + 6000, b"z")
             m.sync()
