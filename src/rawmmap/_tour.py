@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _raw
 from ._access import read as raw_read
@@ -36,6 +36,7 @@ from ._trace import trace
 
 PAGE = _raw.page_size()
 C = VALUES
+E = TypeVar("E", bound=BaseException)
 RW = C["PROT_READ"] | C["PROT_WRITE"]
 
 
@@ -94,6 +95,15 @@ def _load(addr: int) -> int:
     return ctypes.string_at(addr, 1)[0]
 
 
+def _raised(kind: type[E], action: Callable[[], object]) -> E | None:
+    """The exception of type ``kind`` that ``action`` raised, or None if it returned."""
+    try:
+        action()
+    except kind as exc:
+        return exc
+    return None
+
+
 def _traced_child(fn: Callable[..., Any], *args: Any) -> Any:
     """Run fn in the child with tracing to stdout, so the parent can show the calls."""
     with trace(file=sys.stdout):
@@ -116,11 +126,7 @@ def sigbus_empty_file(lesson: Lesson) -> None:
             lesson.check("the child dies of SIGBUS with si_code BUS_ADRERR at the first page",
                          out.signal == signal.SIGBUS and out.code == "BUS_ADRERR"
                          and out.si_addr == m.address)  # fmt: skip
-            try:
-                m[0] = ord("x")
-                fault = None
-            except MappingFault as exc:
-                fault = exc
+            fault = _raised(MappingFault, lambda: m.__setitem__(0, ord("x")))
             lesson.saw(f"the same store, guarded, in this process: MappingFault: {fault}")
             lesson.check("guarded access raises MappingFault(SIGBUS, BUS_ADRERR)",
                          fault is not None and fault.code == "BUS_ADRERR")  # fmt: skip
@@ -149,11 +155,7 @@ def past_eof(lesson: Lesson) -> None:
             lesson.check("the tail of the last page reads as zeros", not any(tail))
             lesson.check("writes past EOF do not reach the file", size == 5000)
         with map_file(path, 3 * PAGE) as m:
-            try:
-                m[2 * PAGE]
-                fault = None
-            except MappingFault as exc:
-                fault = exc
+            fault = _raised(MappingFault, lambda: m[2 * PAGE])
             lesson.saw(f"reading page 2, wholly beyond EOF: {fault}")
             lesson.check("a page wholly beyond EOF gives SIGBUS",
                          fault is not None and fault.signal == signal.SIGBUS)  # fmt: skip
@@ -224,11 +226,7 @@ def when_data_reaches_file(lesson: Lesson) -> None:
             m.write(0, b"synced")
             m.sync(C["MS_SYNC"])
             m.sync(C["MS_ASYNC"])
-            try:
-                m.sync(C["MS_SYNC"] | C["MS_ASYNC"])
-                err = None
-            except OSError as exc:
-                err = exc
+            err = _raised(OSError, lambda: m.sync(C["MS_SYNC"] | C["MS_ASYNC"]))
             lesson.saw(f"msync(MS_SYNC) waits for the write-back, MS_ASYNC schedules it; "
                        f"both together: {err}")  # fmt: skip
             lesson.check(
@@ -246,11 +244,7 @@ def mprotect_faults(lesson: Lesson) -> None:
             lesson.check("write to PROT_READ: SIGSEGV SEGV_ACCERR",
                          out.signal == signal.SIGSEGV and out.code == "SEGV_ACCERR")  # fmt: skip
             m.protect(C["PROT_NONE"])
-            try:
-                m[0]
-                fault = None
-            except MappingFault as exc:
-                fault = exc
+            fault = _raised(MappingFault, lambda: m[0])
             lesson.saw(f"reading a PROT_NONE page (guarded): {fault}")
             lesson.check(
                 "read of PROT_NONE: SEGV_ACCERR", fault is not None and fault.code == "SEGV_ACCERR"
@@ -260,11 +254,7 @@ def mprotect_faults(lesson: Lesson) -> None:
         out = run_isolated(_load, hole + PAGE)
         lesson.saw(f"reading an unmapped address (raw, in a child): {out.describe()}")
         lesson.check("unmapped address: SEGV_MAPERR", out.code == "SEGV_MAPERR")
-        try:
-            _raw.mprotect(hole + PAGE, PAGE, C["PROT_READ"])
-            err = None
-        except OSError as exc:
-            err = exc
+        err = _raised(OSError, lambda: _raw.mprotect(hole + PAGE, PAGE, C["PROT_READ"]))
         _raw.munmap(hole, PAGE)
         lesson.saw(f"mprotect of the unmapped page: {err}")
         lesson.check("mprotect on an unmapped range is ENOMEM",
@@ -287,11 +277,9 @@ def map_fixed(lesson: Lesson) -> None:
             lesson.saw(f"a second MAP_FIXED at the same address silently replaced it: "
                        f"byte 0 is now {second[0]} (was {ord('A')})")  # fmt: skip
             lesson.check("MAP_FIXED silently replaces what was there", second[0] == 0)
-            try:
-                Mapping(PAGE, RW, anon | C["MAP_FIXED_NOREPLACE"], addr=spot)
-                err = None
-            except OSError as exc:
-                err = exc
+            err = _raised(
+                OSError, lambda: Mapping(PAGE, RW, anon | C["MAP_FIXED_NOREPLACE"], addr=spot)
+            )
             lesson.saw(f"MAP_FIXED_NOREPLACE there instead: {err}")
             lesson.check("MAP_FIXED_NOREPLACE fails with EEXIST",
                          err is not None and err.errno == errno.EEXIST)  # fmt: skip
