@@ -22,14 +22,13 @@ import mmap as stdlib_mmap
 import os
 import pathlib
 import tempfile
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import rawmmap
 
-from ._harness import Contender, Row, build_c, interleave, rows_for
+from ._harness import Contender, Row, build_c, interleave, rows_for, timed
 
 SIZES = [10**4, 10**5, 10**6, 10**7]
 FULL_SIZES = [*SIZES, 10**8]
@@ -44,27 +43,29 @@ def _c_lib() -> ctypes.CDLL:
     return lib
 
 
-def contenders_for(path: str, n: int) -> list[tuple[str, Callable[[], float]]]:
-    """(name, run once -> seconds) for each contender on the file at ``path``."""
+def contenders_for(path: str, n: int) -> list[tuple[str, Callable[[int], float]]]:
+    """(name, run(times) -> seconds) for each contender on the file at ``path``."""
     lib = _c_lib()
     raw_path = os.fsencode(path)
 
-    def c_call(fn: Callable[[bytes, int], int]) -> Callable[[], float]:
-        def run() -> float:
-            ns = fn(raw_path, n)
-            if ns < 0:
-                raise OSError(f"C baseline failed on {path}")
-            return ns / 1e9
+    def c_call(fn: Callable[[bytes, int], int]) -> Callable[[int], float]:
+        def run(times: int) -> float:
+            total = 0
+            for _ in range(times):
+                ns = fn(raw_path, n)
+                if ns < 0:
+                    raise OSError(f"C baseline failed on {path}")
+                total += ns
+            return total / 1e9
 
         return run
 
-    def timed(body: Callable[[], None]) -> Callable[[], float]:
-        def run() -> float:
-            start = time.perf_counter_ns()
-            body()
-            return (time.perf_counter_ns() - start) / 1e9
+    def each(body: Callable[[], None]) -> Callable[[int], float]:
+        def repeated(times: int) -> None:
+            for _ in range(times):
+                body()
 
-        return run
+        return timed(repeated)
 
     def with_rawmmap(populate: bool) -> None:
         with rawmmap.map_file(path, 4 * n) as m:
@@ -101,11 +102,11 @@ def contenders_for(path: str, n: int) -> list[tuple[str, Callable[[], float]]]:
     return [
         ("C pread+pwrite", c_call(lib.p2_rw)),
         ("C mmap", c_call(lib.p2_mmap)),
-        ("rawmmap mmap + numpy view", timed(lambda: with_rawmmap(False))),
-        ("rawmmap mmap + MADV_POPULATE_WRITE + numpy", timed(lambda: with_rawmmap(True))),
-        ("os.pread/os.pwrite + numpy", timed(with_pread)),
-        ("stdlib mmap + numpy", timed(with_stdlib_mmap)),
-        ("numpy.memmap", timed(with_memmap)),
+        ("rawmmap mmap + numpy view", each(lambda: with_rawmmap(False))),
+        ("rawmmap mmap + MADV_POPULATE_WRITE + numpy", each(lambda: with_rawmmap(True))),
+        ("os.pread/os.pwrite + numpy", each(with_pread)),
+        ("stdlib mmap + numpy", each(with_stdlib_mmap)),
+        ("numpy.memmap", each(with_memmap)),
     ]
 
 
@@ -124,8 +125,7 @@ def run(scale: float = 1.0, full: bool = False, sizes: list[int] | None = None) 
     with tempfile.TemporaryDirectory(prefix="rawmmap-p2-") as d:
         for n in sizes:
             path = make_file(d, n)
-            contenders = [Contender(name, lambda _k, f=fn: f())  # type: ignore[misc]
-                          for name, fn in contenders_for(path, n)]  # fmt: skip
+            contenders = [Contender(name, fn) for name, fn in contenders_for(path, n)]
             rounds = 7 if n <= 10**6 else 3
             interleave(contenders, 1, rounds)
             for c in contenders:

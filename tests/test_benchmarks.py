@@ -20,7 +20,7 @@ def test_every_p2_contender_increments_every_integer_once(
     contenders = p2.contenders_for(path, N)
     assert len(contenders) == 7
     name, run = contenders[index]
-    assert run() >= 0
+    assert run(1) >= 0
     assert np.array_equal(
         np.fromfile(path, dtype=np.uint32), np.arange(1, N + 1, dtype=np.uint32)
     ), name
