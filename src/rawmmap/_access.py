@@ -120,7 +120,7 @@ def _read_checked(addr: int, n: int) -> bytes:
     try:
         failed = lib.rawmmap_read(out, addr, n)
     except OverflowError:
-        raise _out_of_range("read", addr) from None
+        raise out_of_range("read", addr) from None
     if failed:
         raise fault_from_last()
     return out
@@ -154,7 +154,7 @@ def read_into(addr: int, buffer: object) -> int:
     try:
         failed = lib.rawmmap_read(dst, addr, n)
     except OverflowError:
-        raise _out_of_range("read_into", addr) from None
+        raise out_of_range("read_into", addr) from None
     if failed:
         raise fault_from_last()
     return n
@@ -173,7 +173,7 @@ def write(addr: int, data: bytes | bytearray | memoryview) -> None:
             src = ffi.from_buffer(data)
             failed = lib.rawmmap_write(addr, src, len(src))
     except OverflowError:
-        raise _out_of_range("write", addr) from None
+        raise out_of_range("write", addr) from None
     if failed:
         raise fault_from_last()
 
@@ -193,12 +193,12 @@ def touch(addr: int, length: int, *, write: bool = False, step: int = 0) -> None
     try:
         failed = lib.rawmmap_touch(addr, length, step or _PAGE, 1 if write else 0)
     except OverflowError:
-        raise _out_of_range("touch", addr) from None
+        raise out_of_range("touch", addr) from None
     if failed:
         raise fault_from_last()
 
 
-def _out_of_range(func: str, addr: int) -> ValueError:
+def out_of_range(func: str, addr: int) -> ValueError:
     return ValueError(f"{func}(): addr must be in 0..2**64-1, got {addr}")
 
 
@@ -209,7 +209,7 @@ def _check(func: str, addr: object, n: object) -> tuple[int, int]:
             raise TypeError(f"{func}(): {name} must be an integer, got {type(value).__name__}")
         values.append(operator.index(value))
     if not 0 <= values[0] < 2**64:
-        raise _out_of_range(func, values[0])
+        raise out_of_range(func, values[0])
     return values[0], values[1]
 
 

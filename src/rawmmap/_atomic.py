@@ -30,7 +30,7 @@ def _slot(func: str, addr: int, size: int) -> None:
         raise ValueError(f"{func}(): size must be 1, 2, 4 or 8 bytes, got {size!r}")
     addr = operator.index(addr)
     if not 0 <= addr < 2**64:
-        raise ValueError(f"{func}(): addr must be in 0..2**64-1, got {addr}")
+        raise _access.out_of_range(func, addr)
     if addr % size:
         raise ValueError(f"{func}(): a {size}-byte slot must be {size}-byte aligned, got {addr:#x}")
 
