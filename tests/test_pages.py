@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import pathlib
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -291,3 +293,65 @@ def test_exported() -> None:
     info = rawmmap.pages(0, P)[0]
     assert isinstance(info, rawmmap.PageInfo)
     assert set(info.as_dict()) >= {"present", "pfn", "flags", "state"}
+
+
+# -- rawmmap pages (the CLI) ----------------------------------------------------------
+
+
+def test_cli_json_reports_the_states_of_a_range(capsys: pytest.CaptureFixture[str]) -> None:
+    from rawmmap._cli import main
+
+    with rawmmap.map_anonymous(4 * P) as m:
+        m.advise(rawmmap.MADV_NOHUGEPAGE)
+        m[P] = 1
+        assert main(["pages", "--json", f"{m.address:#x}-{m.address + m.length:#x}"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pid"] == os.getpid()
+    (area,) = report["ranges"]
+    assert (area["start"], area["end"], area["path"]) == (m.address, m.address + 4 * P, "")
+    assert [p["state"] for p in area["pages"]] == ["absent", "private", "absent", "absent"]
+    assert [p["address"] for p in area["pages"]] == [m.address + i * P for i in range(4)]
+
+
+def test_cli_text_shows_another_process_by_mapping_name(tmp_path: pathlib.Path) -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        for _ in range(100):  # until exec has mapped sleep
+            if any(v.path.endswith("/sleep") for v in rawmmap.vmas(child.pid)):
+                break
+            subprocess.run(["true"], check=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "rawmmap", "pages", str(child.pid), "--mapping", "sleep"],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        child.kill()
+        child.wait()
+    assert proc.returncode == 0, proc.stderr
+    headers = [line for line in proc.stdout.splitlines() if "/sleep:" in line]
+    assert headers and all("pages (" in line for line in headers)
+    assert "f file" in proc.stdout.splitlines()[0]  # the legend
+    lines = proc.stdout.splitlines()
+    text = next(i for i, line in enumerate(lines) if " r-xp /" in line and "/sleep:" in line)
+    assert "f" in lines[text + 1]  # the code executing right now is present, a file page
+    # a private file mapping: file pages, or private copies where written (relocations)
+    rows = [line.strip() for line in lines if line.startswith("  ")]
+    assert set("".join(rows)) <= {".", "f", "#"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["pages", "xyz"], 2, "neither a PID nor a hex"),
+        (["pages", "0xzz-0x10"], 2, "bad address range"),
+        (["pages", "--mapping", "/no/such/file"], 1, "no mapping '/no/such/file'"),
+    ],
+)
+def test_cli_refuses_what_it_cannot_read(
+    argv: list[str], status: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rawmmap._cli import main
+
+    assert main(argv) == status
+    assert message in capsys.readouterr().err

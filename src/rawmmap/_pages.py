@@ -32,7 +32,9 @@ from . import _raw
 from ._access import write
 from ._constants import VALUES
 
-__all__ = ["PageInfo", "clear_soft_dirty", "flag_names", "pages", "soft_dirty_works"]
+__all__ = [
+    "STATES", "PageInfo", "clear_soft_dirty", "flag_names", "pages", "soft_dirty_works", "text_row",
+]  # fmt: skip
 
 _PAGE = _raw.page_size()
 
@@ -101,6 +103,22 @@ class PageInfo:
     def as_dict(self) -> dict[str, Any]:
         """The fields plus ``flags`` and ``state``, for JSON."""
         return {**asdict(self), "flags": self.flags, "state": self.state}
+
+
+#: state -> (character for text, what it means); the order of legends
+STATES: dict[str, tuple[str, str]] = {
+    "absent": (".", "not present: never touched, or dropped"),
+    "private": ("#", "anonymous, this process only (exclusive)"),
+    "shared": ("+", "anonymous, mapped by other processes too (copy-on-write or the zero page)"),
+    "zero": ("0", "the kernel's shared zero page (read, never written)"),
+    "file": ("f", "a file page, or shared memory"),
+    "swapped": ("s", "swapped out"),
+}
+
+
+def text_row(infos: list[PageInfo]) -> str:
+    """One character per page (see :data:`STATES`): ``"#.#.0..."``."""
+    return "".join(STATES[p.state][0] for p in infos)
 
 
 def _index(func: str, name: str, value: object) -> int:
