@@ -267,22 +267,25 @@ def mincore(addr: int, length: int, vec: object = None) -> bytes:
                 f"length {length}); pass vec= an int address to hand the kernel any pointer"
             ) from None
         where = int(ffi.cast("uintptr_t", keep))
-    elif hasattr(vec, "__index__"):
-        where = operator.index(cast(SupportsIndex, vec))  # CFFI checks its range
+    elif isinstance(vec, int):
+        where = vec  # an address: CFFI checks its range, _bad_argument explains
     else:
         try:
             keep = ffi.from_buffer("unsigned char[]", vec, require_writable=True)
         except (TypeError, BufferError):
-            raise TypeError(
-                "mincore(): vec must be None, a writable buffer or an int address, "
-                f"got {type(vec).__name__}"
-            ) from None
-        if len(keep) < pages:
-            raise ValueError(
-                f"mincore(): vec must hold one byte per page: {pages} for length {length}, "
-                f"got {len(keep)}"
-            )
-        where = int(ffi.cast("uintptr_t", keep))
+            if not hasattr(vec, "__index__"):  # numpy.uint64 is an address, not a buffer
+                raise TypeError(
+                    "mincore(): vec must be None, a writable buffer or an int address, "
+                    f"got {type(vec).__name__}"
+                ) from None
+            where = operator.index(cast(SupportsIndex, vec))
+        else:
+            if len(keep) < pages:
+                raise ValueError(
+                    f"mincore(): vec must hold one byte per page: {pages} for length {length}, "
+                    f"got {len(keep)}"
+                )
+            where = int(ffi.cast("uintptr_t", keep))
     try:
         result = lib.rawmmap_mincore_at(addr, length, where)
     except (TypeError, OverflowError):
