@@ -38,6 +38,9 @@ from ._mapping import Mapping as Mapping
 from ._mapping import map_anonymous as map_anonymous
 from ._mapping import map_file as map_file
 from ._mutex import SharedMutex as SharedMutex
+from ._pages import PageInfo as PageInfo
+from ._pages import clear_soft_dirty as clear_soft_dirty
+from ._pages import pages as pages
 from ._raw import UNAVAILABLE as _UNAVAILABLE
 from ._raw import ftruncate as ftruncate
 from ._raw import madvise as madvise
@@ -124,6 +127,9 @@ __all__ = [
     "munlock",
     "munmap",
     "page_size",
+    "pages",
+    "PageInfo",
+    "clear_soft_dirty",
     "read",
     "read_into",
     "touch",

@@ -135,6 +135,36 @@ CONSTANTS: dict[str, tuple[str, ...]] = {
         "MFD_HUGE_2GB",
         "MFD_HUGE_16GB",
     ),
+    # /proc/kpageflags bit numbers (<linux/kernel-page-flags.h>), to name a page's flags.
+    "KPF": (
+        "KPF_LOCKED",
+        "KPF_ERROR",
+        "KPF_REFERENCED",
+        "KPF_UPTODATE",
+        "KPF_DIRTY",
+        "KPF_LRU",
+        "KPF_ACTIVE",
+        "KPF_SLAB",
+        "KPF_WRITEBACK",
+        "KPF_RECLAIM",
+        "KPF_BUDDY",
+        "KPF_MMAP",
+        "KPF_ANON",
+        "KPF_SWAPCACHE",
+        "KPF_SWAPBACKED",
+        "KPF_COMPOUND_HEAD",
+        "KPF_COMPOUND_TAIL",
+        "KPF_HUGE",
+        "KPF_UNEVICTABLE",
+        "KPF_HWPOISON",
+        "KPF_NOPAGE",
+        "KPF_KSM",
+        "KPF_THP",
+        "KPF_OFFLINE",
+        "KPF_ZERO_PAGE",
+        "KPF_IDLE",
+        "KPF_PGTABLE",
+    ),
     # si_code values, to name the cause of a SIGBUS/SIGSEGV (and friends).
     "SI": (
         "SI_USER",
@@ -202,6 +232,9 @@ INCLUDES = r"""
 #  endif
 #  if __has_include(<linux/memfd.h>)
 #    include <linux/memfd.h>
+#  endif
+#  if __has_include(<linux/kernel-page-flags.h>)
+#    include <linux/kernel-page-flags.h>
 #  endif
 #endif
 """

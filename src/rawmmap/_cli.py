@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from ._introspect import bar, file_residency, vmas
+from ._introspect import VMA, bar, file_residency, vmas
 from ._tour import Lesson, demo_names, run_demo
 
 
@@ -130,6 +130,68 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
     return status
 
 
+def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
+    """``rawmmap pages [PID] [ADDR[-END] | --mapping PATH]``: each page's state from pagemap."""
+    from ._pages import STATES, pages, text_row
+
+    pid, span = None, None
+    for word in args.target:
+        if "-" in word or word.lower().startswith("0x"):
+            try:
+                lo, _, hi = word.partition("-")
+                span = (int(lo, 16), int(hi, 16) if hi else int(lo, 16) + 1)
+            except ValueError:
+                print(f"rawmmap pages: bad address range {word!r} (hex: ADDR or START-END)",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+        elif word.isdigit() and pid is None:
+            pid = int(word)
+        else:
+            print(f"rawmmap pages: {word!r} is neither a PID nor a hex 0xADDR[-END]",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    try:
+        chosen = [v for v in vmas(pid) if args.mapping in (None, v.path, os.path.basename(v.path))]
+        spans: list[tuple[VMA | None, int, int]] = [(v, v.start, v.end) for v in chosen]
+        if span is not None:
+            spans = [(v, max(lo, span[0]), min(hi, span[1])) for v, lo, hi in spans
+                     if lo < span[1] and span[0] < hi]  # fmt: skip
+            if not spans and args.mapping is None:  # nothing mapped there: pagemap still answers
+                spans = [(None, *span)]
+        if not spans:
+            print(f"rawmmap pages: no mapping {args.mapping!r} in process "
+                  f"{pid or os.getpid()}", file=sys.stderr)  # fmt: skip
+            return 1
+        ranges = [(v, lo, hi, pages(lo, hi - lo, pid)) for v, lo, hi in spans]
+    except (OSError, ValueError) as exc:
+        print(f"rawmmap pages: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump({"pid": pid or os.getpid(), "ranges": [
+            {"start": lo, "end": hi, "perms": v.perms if v else None, "path": v.path if v else None,
+             "pages": [p.as_dict() for p in infos]} for v, lo, hi, infos in ranges
+        ]}, sys.stdout, indent=1)  # fmt: skip
+        print()
+        return 0
+    legend = "  ".join(f"{char} {state}" for state, (char, _) in STATES.items())
+    print(style(f"one character per page: {legend}", "2"))
+    for v, lo, hi, infos in ranges:
+        what = f"{v.perms} {v.kind}" if v else "not mapped"
+        counts = ", ".join(f"{n} {state}" for state in STATES
+                           if (n := sum(p.state == state for p in infos)))  # fmt: skip
+        print(style(f"{lo:016x}-{hi:016x} {what}: {len(infos)} pages ({counts})", "1"))
+        if len(infos) <= 64 and span is not None:
+            for p in infos:
+                pfn = "-" if p.pfn is None else f"{p.pfn:#x}"
+                print(f"  {p.address:016x} {STATES[p.state][0]} {p.state:8} pfn {pfn:>10}"
+                      f"{'  soft-dirty' if p.soft_dirty else ''}  {p.flags}".rstrip())  # fmt: skip
+            continue
+        row = text_row(infos)
+        for i in range(0, len(row), 64):
+            print(f"  {row[i : i + 64]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -152,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("residency", parents=[common], help="page-cache residency, like vmtouch")
     res.add_argument("files", nargs="+", help="files to inspect")
     res.set_defaults(func=_cmd_residency)
+    pg = sub.add_parser("pages", parents=[common], help="every page's state, from pagemap")
+    pg.add_argument(
+        "target",
+        nargs="*",
+        metavar="PID | 0xADDR[-END]",
+        help="process id (default: this one); hex address or range (default: all)",
+    )
+    pg.add_argument("--mapping", metavar="PATH", help="only the VMAs of PATH (or its name)")
+    pg.set_defaults(func=_cmd_pages)
     return parser
 
 
