@@ -14,6 +14,7 @@ of flag names is strace's (its ``xlat`` tables), which is not numeric.
 from __future__ import annotations
 
 import enum
+import errno as _errno
 from typing import Any, cast
 
 from ._native import lib
@@ -233,6 +234,15 @@ def format_madvise(advice: int) -> str:
     """``MADV_DONTNEED``, or ``0x3e7 /* MADV_??? */`` for a value with no name."""
     name = _MADV_NAMES.get(advice)
     return name if name is not None else f"{advice & _U32:#x} /* MADV_??? */"
+
+
+#: errno values with two names: the one strace prints (Python's errorcode picks the other)
+_ERRNO_AS_STRACE = {_errno.EOPNOTSUPP: "EOPNOTSUPP", _errno.EDEADLK: "EDEADLK"}
+
+
+def errno_name(err: int) -> str:
+    """The errno's name as strace prints it (``EOPNOTSUPP``, not ``ENOTSUP``), or its number."""
+    return _ERRNO_AS_STRACE.get(err) or _errno.errorcode.get(err, str(err))
 
 
 def format_addr(addr: int) -> str:

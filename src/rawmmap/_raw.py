@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, SupportsIndex, cast
 
 from ._constants import (
+    errno_name,
     format_addr,
     format_hex,
     format_madvise,
@@ -84,12 +85,22 @@ def _bad_argument(
     return TypeError(f"{func}(): invalid arguments")  # pragma: no cover - CFFI agrees with us
 
 
-def _failed(call: str, err: int, traced: str | None = None) -> OSError:
-    """The OSError for ``call``; ``traced`` is the syscall libc made when it differs."""
+def _failed(call: str, err: int, traced: str | None = None, note: str = "") -> OSError:
+    """The OSError for ``call``; ``traced`` is the syscall libc made when it differs.
+
+    ``note`` ends the traced line, e.g. ``/* refused by libc, no syscall */``.
+    """
     hook = trace_hook
     if hook is not None:
-        hook(traced or call, f"-1 {_errno.errorcode.get(err, str(err))} ({os.strerror(err)})")
+        hook(traced or call, f"-1 {errno_name(err)} ({os.strerror(err)}){note}")
     return call_error(err, call)
+
+
+#: glibc (and musl) refuse an mmap offset that is not a multiple of 4096 with EINVAL
+#: before any syscall (glibc's MMAP2_PAGE_UNIT, sysdeps/unix/sysv/linux/mmap_internal.h,
+#: whatever the page size); strace shows no such call, so the trace line says so.
+_LIBC_MMAP_OFFSET_MASK = 4096 - 1
+_NO_SYSCALL = " /* refused by libc, no syscall */"
 
 
 def mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
@@ -112,7 +123,10 @@ def mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) ->
              ("flags", flags, _INT), ("fd", fd, _INT), ("offset", offset, _OFF)),
         ) from None  # fmt: skip
     if result == _MAP_FAILED:
-        raise _failed(_mmap_call(addr, length, prot, flags, fd, offset), ffi.errno)
+        err = ffi.errno
+        by_libc = err == _errno.EINVAL and int(offset) & _LIBC_MMAP_OFFSET_MASK
+        call = _mmap_call(addr, length, prot, flags, fd, offset)
+        raise _failed(call, err, note=_NO_SYSCALL if by_libc else "")
     if trace_hook is not None:
         trace_hook(_mmap_call(addr, length, prot, flags, fd, offset), format_addr(result))
     return result
@@ -702,8 +716,17 @@ def memfd_create(name: str | bytes | int, flags: int = 0) -> int:
     return result
 
 
+#: strace prints at most this many bytes of a string (its -s option), then "..."
+_STRACE_STRING_LIMIT = 32
+
+
 def _c_string(raw: bytes) -> str:
-    """A C string literal as strace prints it: printable ASCII, escapes for the rest."""
+    """A C string literal as strace prints it: printable ASCII, escapes for the rest.
+
+    Like strace (``-s 32``), at most 32 bytes, then ``"..."`` after the quote.
+    """
+    more = len(raw) > _STRACE_STRING_LIMIT
+    raw = raw[:_STRACE_STRING_LIMIT]
     escapes = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\t"): "\\t",
                ord("\r"): "\\r", ord("\v"): "\\v", ord("\f"): "\\f"}  # fmt: skip
     out = []
@@ -715,7 +738,7 @@ def _c_string(raw: bytes) -> str:
         else:
             following_digit = i + 1 < len(raw) and 0x30 <= raw[i + 1] <= 0x37
             out.append(f"\\{b:03o}" if following_digit else f"\\{b:o}")
-    return '"' + "".join(out) + '"'
+    return '"' + "".join(out) + '"' + ("..." if more else "")
 
 
 def page_size() -> int:
