@@ -87,3 +87,14 @@ def test_built_wheel_contains_the_extension(tmp_path: pathlib.Path) -> None:
     assert any(n.startswith("rawmmap/_native") and n.endswith(".so") for n in names), names
     assert "rawmmap/py.typed" in names
     assert "rawmmap/_csrc/rawmmap.c" in names
+
+
+def test_public_classes_are_named_as_rawmmap_exports_them() -> None:
+    exported = [getattr(rawmmap, n) for n in rawmmap.__all__]
+    classes = [obj for obj in exported if isinstance(obj, type)]
+    assert rawmmap.MappingFault in classes and rawmmap.VMA in classes
+    assert [c for c in classes if c.__module__ != "rawmmap"] == []
+    proc = subprocess.run(
+        [sys.executable, "-c", "import rawmmap; rawmmap.read(0, 1)"], capture_output=True, text=True
+    )
+    assert "\nrawmmap.MappingFault: " in proc.stderr  # not rawmmap._errors.MappingFault

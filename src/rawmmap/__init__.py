@@ -27,6 +27,8 @@ from ._constants import Mremap as Mremap
 from ._constants import Prot as Prot
 from ._errors import MappingFault as MappingFault
 from ._introspect import VMA as VMA
+from ._introspect import FaultCounts as FaultCounts
+from ._introspect import Residency as Residency
 from ._introspect import fault_counts as fault_counts
 from ._introspect import file_residency as file_residency
 from ._introspect import vma_for as vma_for
@@ -91,6 +93,8 @@ def __getattr__(name: str) -> int:
 __all__ = [
     "MFD",
     "VMA",
+    "FaultCounts",
+    "Residency",
     "SharedMutex",
     "atomic_add",
     "atomic_compare_exchange",
@@ -146,3 +150,11 @@ __all__ = [
     *sorted(_header_constants),
 ]
 __all__ = [n for n in __all__ if n not in _UNAVAILABLE]
+
+# Public classes say where to find them: tracebacks and reprs read
+# ``rawmmap.MappingFault``, not ``rawmmap._errors.MappingFault``.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("rawmmap."):
+        _obj.__module__ = "rawmmap"
+del _name, _obj
