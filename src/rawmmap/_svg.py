@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:  # _mapping imports nothing of ours; only its type is needed h
     from ._mapping import Mapping
 
 __all__ = [
-    "COLOURS", "address_space", "before_after", "mapping_html", "page_grid", "page_rows",
+    "COLOURS", "Picture", "address_space", "before_after", "mapping_html", "page_grid",
+    "page_rows",
 ]  # fmt: skip
 
 #: state -> fill colour
@@ -329,3 +331,22 @@ def mapping_html(m: Mapping) -> str:
         return f'<div class="rawmmap-mapping"><p>{escape(head)}</p></div>'
     grid = page_grid(pages(m.address, m.length), title=head)
     return f'<div class="rawmmap-mapping">{grid}</div>'
+
+
+@dataclass
+class Picture:
+    """Pages seen at one moment of an experiment, drawn when needed (the tour's pictures).
+
+    ``rows`` are labelled page lists (``rawmmap.pages`` results); ``at`` is how
+    many lines of the lesson's "what happened" precede it, so the page shows
+    the picture right after the sentence that describes it.
+    """
+
+    caption: str
+    rows: list[tuple[str, list[PageInfo]]]
+    at: int = 0
+    labels: bool | None = None
+
+    def svg(self) -> str:
+        """The rows as one SVG (see :func:`page_rows`)."""
+        return page_rows(self.rows, labels=self.labels)
