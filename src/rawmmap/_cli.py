@@ -8,13 +8,16 @@ colour off.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import stat
 import sys
 from typing import Any, TextIO
 
+from . import __version__
 from ._introspect import VMA, bar, file_residency, vmas
-from ._tour import Lesson, demo_names, run_demo
+from ._tour import Lesson, demo_names, find, lesson_module, run_demo, source
 
 
 class _Style:
@@ -37,9 +40,13 @@ def _print_lesson(number: int, lesson: Lesson, style: _Style, out: TextIO) -> No
         print(f"  • {seen}", file=out)
     print(f"{style('Why:', '1')} {lesson.why}", file=out)
     print(f"{style('Read:', '1')} {', '.join(lesson.man)}", file=out)
-    for claim, ok in lesson.checks:
-        mark = style("✔", "32") if ok else style("✘ DIFFERED:", "31")
-        print(f"  {mark} {claim}", file=out)
+    for check in lesson.checks:
+        if check.ok is None:
+            print(f"  {style('– not applicable here:', '33')} {check.claim}", file=out)
+            print(f"      {check.reason}", file=out)
+            continue
+        mark = style("✔", "32") if check.ok else style("✘ DIFFERED:", "31")
+        print(f"  {mark} {check.claim}", file=out)
     print(file=out)
 
 
@@ -73,25 +80,34 @@ def _cmd_tour(args: argparse.Namespace, style: _Style) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, style: _Style) -> int:
-    if args.list or not args.name:
-        if args.json:
-            json.dump(demo_names(), sys.stdout)
-            print()
-        else:
-            for i, name in enumerate(demo_names(), 1):
-                print(f"{i:2}. {name}")
-        return 0
-    if args.name not in demo_names():
+    name = find(args.name) if args.name else None
+    if args.name and name is None:
         print(f"rawmmap demo: no demo {args.name!r}; see `rawmmap demo --list`", file=sys.stderr)
         return 2
-    return _run_lessons([args.name], args, style)
+    if args.list or name is None:
+        names = [name] if name else demo_names()
+        if args.json:
+            json.dump(names, sys.stdout)
+            print()
+        else:
+            for n in names:
+                number = demo_names().index(n) + 1
+                print(f"{number:2}. {n:28} {lesson_module(n).TITLE}")
+        return 0
+    if args.source:
+        print(source(name), end="")
+        return 0
+    return _run_lessons([name], args, style)
 
 
 def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
     try:
         areas = vmas(args.pid)
+    except FileNotFoundError:
+        print(f"rawmmap maps: no process {args.pid}", file=sys.stderr)
+        return 1
     except OSError as exc:
-        print(f"rawmmap maps: {exc}", file=sys.stderr)
+        print(f"rawmmap maps: cannot read /proc/{args.pid}/maps: {exc.strerror}", file=sys.stderr)
         return 1
     if args.json:
         json.dump([{"start": v.start, "end": v.end, "size": v.size, "perms": v.perms,
@@ -107,6 +123,17 @@ def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
     return 0
 
 
+def _residency_error(path: str, exc: OSError) -> str:
+    """What went wrong with one file, in words (the errno stays in ``--json``)."""
+    if exc.errno == errno.ENODEV:  # mmap(2): this kind of file cannot be mapped
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            is_dir = False
+        return "is a directory" if is_dir else "cannot be mapped (not a regular file)"
+    return exc.strerror or str(exc)
+
+
 def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
     results: list[dict[str, Any]] = []
     status = 0
@@ -114,13 +141,21 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
         try:
             r = file_residency(path)
         except OSError as exc:
-            print(f"rawmmap residency: {path}: {exc}", file=sys.stderr)
+            error = _residency_error(path, exc)
+            code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            results.append({"path": path, "error": error, "errno": code})
+            if not args.json:
+                print(f"rawmmap residency: {path}: {error}", file=sys.stderr)
             status = 1
             continue
         results.append({"path": r.path, "size": r.size, "resident": r.resident,
                         "total": r.total, "pages": [int(p) for p in r.pages]})  # fmt: skip
-        if not args.json:
-            percent = 100 * r.resident / r.total if r.total else 100.0
+        if args.json:
+            continue
+        if r.total == 0:
+            print(f"empty file: no pages  {r.path}")
+        else:
+            percent = 100 * r.resident / r.total
             print(
                 f"[{bar(r.pages)}] {r.resident}/{r.total} pages resident ({percent:.0f}%)  {r.path}"
             )
@@ -192,24 +227,47 @@ def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _pid(text: str) -> int:
+    try:
+        pid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a process id is a number, got {text!r}") from None
+    if pid <= 0:
+        raise argparse.ArgumentTypeError(f"a process id is > 0, got {pid}")
+    return pid
+
+
+def _options(top: bool) -> argparse.ArgumentParser:
+    """--json and --no-color, accepted before and after the command.
+
+    Only the top level has defaults: a subcommand's default would overwrite a
+    value given before the command (``rawmmap --json residency F``).
+    """
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    default: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    common.add_argument("--json", action="store_true", help="machine-readable output", **default)
+    common.add_argument("--no-color", action="store_true", help="no ANSI colours", **default)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _options(top=False)
     parser = argparse.ArgumentParser(
         prog="rawmmap",
         description="See what the kernel does with a memory mapping: lessons, maps, residency.",
-        parents=[common],
+        parents=[_options(top=True)],
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     tour = sub.add_parser("tour", parents=[common], help="run every lesson, each checked")
     tour.set_defaults(func=_cmd_tour)
     demo = sub.add_parser("demo", parents=[common], help="run one lesson (--list to list them)")
-    demo.add_argument("name", nargs="?", help="the lesson's name")
-    demo.add_argument("--list", action="store_true", help="list the lessons")
+    demo.add_argument("name", nargs="?", help="the lesson's name or number")
+    demo.add_argument("--list", action="store_true", help="list the lessons (or the one named)")
+    demo.add_argument("--source", action="store_true", help="print the lesson's source code")
     demo.set_defaults(func=_cmd_demo)
     maps = sub.add_parser("maps", parents=[common], help="a process's mappings, like pmap")
-    maps.add_argument("pid", nargs="?", type=int, help="process id (default: this process)")
+    maps.add_argument("pid", nargs="?", type=_pid, help="process id (default: this process)")
     maps.set_defaults(func=_cmd_maps)
     res = sub.add_parser("residency", parents=[common], help="page-cache residency, like vmtouch")
     res.add_argument("files", nargs="+", help="files to inspect")
