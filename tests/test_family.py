@@ -250,6 +250,8 @@ def _onfault_versus_mlock() -> dict[str, object]:
     n = 8
     lazy = rawmmap.mmap(0, n * PAGE, RW, ANON, -1, 0)
     eager = rawmmap.mmap(0, n * PAGE, RW, ANON, -1, 0)
+    if hasattr(rawmmap, "MADV_NOHUGEPAGE"):  # one page per fault: no (multi-size) THP
+        rawmmap.madvise(lazy, n * PAGE, rawmmap.MADV_NOHUGEPAGE)
     seen: dict[str, object] = {"vmlck_before": vm_lck_kib()}
     rawmmap.mlock2(lazy, n * PAGE, MLOCK_ONFAULT)
     seen["vmlck_onfault"] = vm_lck_kib()

@@ -507,7 +507,8 @@ def pkey_get(pkey: int) -> int:
 
     *Safety*: on a CPU or kernel without protection keys (no ``ospke`` in
     /proc/cpuinfo) the register read is an illegal instruction: the process
-    dies of SIGILL, as a C program does.  Man page: pkey_get(3).
+    dies of SIGILL, as a C program does.  Man page: pkeys(7) (and the glibc manual,
+    "Memory Protection").
     """
     try:
         result: int = lib.rawmmap_pkey_get(pkey)
@@ -530,7 +531,7 @@ def pkey_set(pkey: int, access_rights: int) -> None:
 
     *Safety*: as ``pkey_get`` — SIGILL without protection keys; and denying
     access to a key that tags memory Python uses crashes the process on its
-    next access.  Man page: pkey_set(3).
+    next access.  Man page: pkeys(7) (and the glibc manual, "Memory Protection").
     """
     try:
         result = lib.rawmmap_pkey_set(pkey, access_rights)
