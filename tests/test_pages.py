@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import pathlib
@@ -16,7 +15,7 @@ import pytest
 import rawmmap
 from rawmmap._pages import flag_names, soft_dirty_works
 
-from .conftest import compile_c
+from .privilege import become_nobody, pr_set_dumpable
 
 P = rawmmap.PAGESIZE
 ROOT = os.geteuid() == 0
@@ -159,22 +158,11 @@ def test_unprivileged_reader_sees_no_pfn(tmp_path: pathlib.Path) -> None:
     if not ROOT:
         assert look() == (True, True, None, None)
         return
-    # a root child gives up its privileges (to nobody), then reads its own pagemap;
-    # setuid makes it non-dumpable, which would hide /proc/self from it: undo that
-    prog = compile_c(
-        "#include <stdio.h>\n#include <sys/prctl.h>\n"
-        'int main(void) { printf("%d\\n", PR_SET_DUMPABLE); return 0; }\n',
-        tmp_path,
-    )
-    pr_set_dumpable = int(subprocess.run([str(prog)], capture_output=True, text=True,
-                                         check=True).stdout)  # fmt: skip
+    # a root child gives up its privileges (to nobody), then reads its own pagemap
+    option = pr_set_dumpable(tmp_path)
 
     def as_nobody() -> tuple[bool, bool, int | None, int | None]:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
-        if ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 1)")
+        become_nobody(option)
         return look()
 
     outcome = rawmmap.run_isolated(as_nobody, timeout=30)

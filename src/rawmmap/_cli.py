@@ -51,15 +51,27 @@ def _print_lesson(number: int, lesson: Lesson, style: _Style, out: TextIO) -> No
 
 
 def _run_lessons(names: list[str], args: argparse.Namespace, style: _Style) -> int:
-    lessons = []
+    lessons, numbered = [], []
     for i, name in enumerate(names, 1):
         number = demo_names().index(name) + 1 if len(names) == 1 else i
         lesson = run_demo(name)
         lessons.append(lesson)
+        numbered.append((number, lesson))
         if not args.json:
             _print_lesson(number, lesson, style, sys.stdout)
             sys.stdout.flush()
     failed = [lesson.name for lesson in lessons if not lesson.ok]
+    if args.html:  # the page is written whatever the lessons found: it shows that too
+        from ._html import write_html
+
+        try:
+            write_html(args.html, numbered, title="The rawmmap tour" if len(names) > 1
+                       else "A rawmmap lesson")  # fmt: skip
+        except OSError as exc:
+            print(f"rawmmap: cannot write {args.html}: {exc.strerror}", file=sys.stderr)
+            return 1
+        sys.stdout.flush()
+        print(f"rawmmap: wrote {args.html}", file=sys.stderr)
     if args.json:
         json.dump(
             {"lessons": [x.as_dict() for x in lessons], "ok": not failed}, sys.stdout, indent=1
@@ -260,11 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     tour = sub.add_parser("tour", parents=[common], help="run every lesson, each checked")
+    tour.add_argument("--html", metavar="FILE", help="also write one self-contained HTML page")
     tour.set_defaults(func=_cmd_tour)
     demo = sub.add_parser("demo", parents=[common], help="run one lesson (--list to list them)")
     demo.add_argument("name", nargs="?", help="the lesson's name or number")
     demo.add_argument("--list", action="store_true", help="list the lessons (or the one named)")
     demo.add_argument("--source", action="store_true", help="print the lesson's source code")
+    demo.add_argument("--html", metavar="FILE", help="also write the lesson as an HTML page")
     demo.set_defaults(func=_cmd_demo)
     maps = sub.add_parser("maps", parents=[common], help="a process's mappings, like pmap")
     maps.add_argument("pid", nargs="?", type=_pid, help="process id (default: this process)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:  # _mapping imports nothing of ours; only its type is needed h
     from ._mapping import Mapping
 
 __all__ = [
-    "COLOURS", "address_space", "before_after", "mapping_html", "page_grid", "page_rows",
+    "COLOURS", "Picture", "address_space", "before_after", "mapping_html", "page_grid",
+    "page_rows",
 ]  # fmt: skip
 
 #: state -> fill colour
@@ -41,7 +43,7 @@ COLOURS: dict[str, str] = {
 _STROKE = "#c4c8cf"
 _FONT = 'font-family="ui-sans-serif,system-ui,sans-serif"'
 _CELL, _GAP = 16, 3  # a plain cell and the space between cells
-_LABELLED = (84, 34)  # a cell that shows its PFN: width, height
+_LABELLED = (104, 34)  # a cell that shows its PFN: width, height
 _LINE = 18  # one line of text
 _THIN = 'stroke="#fff" stroke-width=".5"'
 
@@ -72,17 +74,24 @@ def _tooltip(i: int, p: PageInfo) -> str:
     return ", ".join(parts)
 
 
-def _legend(counts: Counter[str], x: float, y: float) -> tuple[list[str], float]:
-    """The states that occur, each with its colour, meaning and count; returns (body, height)."""
+def _legend(
+    counts: Counter[str], x: float, y: float, show_counts: bool = True
+) -> tuple[list[str], float]:
+    """The states that occur, each with its colour and meaning; returns (body, height).
+
+    ``data-count`` always holds the count; the text shows it for a single grid
+    only (a sum over several rows would mean nothing to a reader).
+    """
     body = []
     for state in STATES:
         if not counts[state]:
             continue
+        tail = f": {counts[state]}" if show_counts else ""
         body.append(
             f'<g class="legend" data-state="{state}" data-count="{counts[state]}">'
             f'<rect x="{x:.1f}" y="{y + 3:.1f}" width="12" height="12" rx="2" '
             f'fill="{COLOURS[state]}" stroke="{_STROKE}"/>'
-            + _text(x + 18, y + 13, f"{state} — {STATES[state][1]}: {counts[state]}")
+            + _text(x + 18, y + 13, f"{state} — {STATES[state][1]}{tail}")
             + "</g>"
         )
         y += _LINE
@@ -171,7 +180,11 @@ def page_rows(
         counts.update(p.state for p in infos)
         per = max(1, math.ceil(len(infos) / max_cells))
         note = f" — each cell is {per} pages" if per > 1 else ""
+        count = f"{sum(p.present for p in infos)} of {len(infos)} present"
+        at = 8 + 6.6 * len(label + note) + 14  # after the label (an estimate: no font metrics)
         body.append(_text(8, y + 13, f"{label}{note}", class_="row-label"))
+        body.append(_text(at, y + 13, count, fill="#6b7280", class_="row-count"))
+        width = max(width, at + 6.6 * len(count) + 8)
         y += _LINE + 2
         body.append(f'<g class="grid" data-label={quoteattr(label)} data-pages="{len(infos)}">')
         cells, w, h = _grid(infos, 8, y, columns, max_cells, labels)
@@ -179,7 +192,7 @@ def page_rows(
         body.append("</g>")
         width = max(width, w + 16)
         y += (h if infos else 0) + 14
-    legend, h = _legend(counts, 8, y)
+    legend, h = _legend(counts, 8, y, show_counts=len(rows) == 1)
     body.extend(legend)
     y += h + 8
     width = max(width, 8 + 7.2 * max((len(STATES[s][1]) + len(s) + 12 for s in counts), default=0))
@@ -329,3 +342,28 @@ def mapping_html(m: Mapping) -> str:
         return f'<div class="rawmmap-mapping"><p>{escape(head)}</p></div>'
     grid = page_grid(pages(m.address, m.length), title=head)
     return f'<div class="rawmmap-mapping">{grid}</div>'
+
+
+@dataclass
+class Picture:
+    """Memory seen at one moment of an experiment, drawn when needed (the tour's pictures).
+
+    Either ``rows`` of labelled page lists (``rawmmap.pages`` results, drawn by
+    :func:`page_rows`) or ``areas``, a process's VMAs (drawn by
+    :func:`address_space`, the ones overlapping ``highlight`` marked).  ``at``
+    is how many lines of the lesson's "what happened" precede it, so the page
+    shows the picture right after the sentence that describes it.
+    """
+
+    caption: str
+    rows: list[tuple[str, list[PageInfo]]] = field(default_factory=list)
+    at: int = 0
+    labels: bool | None = None
+    areas: list[VMA] | None = None
+    highlight: tuple[int, int] | None = None
+
+    def svg(self) -> str:
+        """The picture as one SVG element."""
+        if self.areas is not None:
+            return address_space(self.areas, highlight=self.highlight)
+        return page_rows(self.rows, labels=self.labels)

@@ -26,6 +26,7 @@ import rawmmap
 # the lessons get them from here, not from rawmmap's private modules.
 from .._introspect import bar as bar
 from .._introspect import status as vm_status
+from .._svg import Picture
 
 __all__ = [
     "PAGE", "Check", "Lesson", "bar", "make_file", "raised", "scratch", "vm_status", "words",
@@ -64,6 +65,7 @@ class Lesson:
     calls: list[str] = field(default_factory=list)
     happened: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    pictures: list[Picture] = field(default_factory=list)  # for `rawmmap tour --html`
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,29 @@ class Lesson:
     def not_applicable(self, claim: str, reason: str, **values: Any) -> None:
         """Record a claim this machine cannot show (a limit, a missing privilege), and why."""
         self.checks.append(Check(words(claim, **values), None, words(reason, **values)))
+
+    def pages(
+        self,
+        caption: str,
+        rows: list[tuple[str, list[rawmmap.PageInfo]]],
+        *,
+        labels: bool | None = None,
+        **values: Any,
+    ) -> None:
+        """A picture of pages (``rawmmap.pages`` results, one labelled row each) at this moment.
+
+        It is shown after the lines of "what happened" recorded so far; the text
+        output leaves it out, the HTML page (``--html``) draws it.
+        """
+        named = [(words(label, **values), infos) for label, infos in rows]
+        self.pictures.append(Picture(words(caption, **values), named, len(self.happened), labels))
+
+    def address_space(
+        self, caption: str, highlight: tuple[int, int] | None = None, **values: Any
+    ) -> None:
+        """A picture of this process's VMAs to scale, the ones overlapping ``highlight`` marked."""
+        self.pictures.append(Picture(words(caption, **values), at=len(self.happened),
+                                     areas=rawmmap.vmas(), highlight=highlight))  # fmt: skip
 
     def aside(self, text: str, **values: Any) -> None:
         """A line under "The calls:" for a call rawmmap did not make itself (glibc's, os's)."""

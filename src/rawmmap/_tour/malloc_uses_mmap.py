@@ -35,6 +35,10 @@ def run(lesson: Lesson) -> None:
         lesson.check("a small block comes from the heap", vs is not None and vs.path == "[heap]")
         lesson.check("a large block is a new anonymous mapping",
                      vb is not None and vb.path == "" and vb.inode == 0 and vb.size > BIG)  # fmt: skip
+        lesson.address_space("This process's address space, each run of VMAs to scale: the 1 MiB "
+                             "block's own VMA is marked in red; the 1 KiB block is inside {kind}",
+                             highlight=(vb.start, vb.end) if vb else None,
+                             kind=vs.kind if vs else "?")  # fmt: skip
     finally:
         libc.free(big)
         libc.free(small)

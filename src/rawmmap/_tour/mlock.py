@@ -71,6 +71,13 @@ def map_locked(lesson: Lesson) -> None:
                    resident=sum(resident), kib=locked // 1024)  # fmt: skip
         lesson.check("MAP_LOCKED pages are resident at once", all(resident))
         lesson.check("locked pages count in VmLck", locked >= PAGES * PAGE)
+        with rawmmap.map_anonymous(PAGES * PAGE) as plain:
+            lesson.pages("Both mappings were just made, neither touched: the locked one has all "
+                         "its frames at once (as root, hover a cell: UNEVICTABLE)",
+                         [("{pages} pages, MAP_PRIVATE", rawmmap.pages(plain.address, plain.length)),
+                          ("{pages} pages, MAP_PRIVATE|MAP_LOCKED", rawmmap.pages(m.address,
+                                                                                  m.length))],
+                         pages=PAGES)  # fmt: skip
 
 
 def run(lesson: Lesson) -> None:

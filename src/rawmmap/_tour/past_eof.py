@@ -15,7 +15,8 @@ WHY = (
     "Mappings are made of whole pages. The rest of the last page reads as zeros and writes there "
     "never reach the file; a page wholly beyond EOF has nothing behind it: SIGBUS."
 )
-READ = ["mmap(2) (NOTES: the remaining bytes of a partial page are zeroed)"]
+READ = ["mmap(2) (NOTES: the remaining bytes of a partial page are zeroed)",
+        "proc(5) (/proc/PID/pagemap)"]  # fmt: skip
 
 SIZE = 5000  # not a multiple of any page size: the file ends inside a page
 VALUES = {"size": SIZE}  # fills {size} in WHAT
@@ -46,4 +47,12 @@ def run(lesson: Lesson) -> None:
                        page_no=pages, fault=fault)  # fmt: skip
             lesson.check("a page wholly beyond EOF gives SIGBUS",
                          fault is not None and fault.signal == signal.SIGBUS)  # fmt: skip
+            rawmmap.touch(m.address, end)  # read every page the file covers
+            seen = rawmmap.pages(m.address, m.length)
+            lesson.pages("Mapped over {total} pages, a {size}-byte file has frames for {pages}: "
+                         "page {page_no}, wholly past EOF, has none — touching it was the SIGBUS",
+                         [("the mapping, every page read (the last one tried)", seen)],
+                         total=pages + 1, size=SIZE, pages=pages, page_no=pages)  # fmt: skip
+            lesson.check("the pages the file covers are file pages; the one past EOF never gets "
+                         "a frame", [p.state for p in seen] == ["file"] * pages + ["absent"])  # fmt: skip
     lesson.calls += calls
