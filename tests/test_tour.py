@@ -147,3 +147,37 @@ def test_lesson_8_under_a_low_memlock_limit_is_not_applicable_not_differed() -> 
     text = rawmmap.run_isolated(lesson_8_limited, ["demo", "8", "--no-color"]).stdout
     assert "– not applicable here: MAP_LOCKED pages are resident at once" in text
     assert "DIFFERED" not in text and "The lesson behaved as taught" in text
+
+
+def test_locking_on_fault_under_a_low_memlock_limit_is_not_applicable_not_differed() -> None:
+    lesson_module("locking-on-fault")  # imported here: the child may not read the files any more
+    out = rawmmap.run_isolated(lesson_8_limited, ["demo", "locking-on-fault", "--json"])
+    assert out.returned == 0, out.stdout + out.stderr
+    (lesson,) = json.loads(out.stdout)["lessons"]
+    assert [c["ok"] for c in lesson["checks"]] == [None] * 4
+    assert all("RLIMIT_MEMLOCK is 0 bytes" in c["reason"] for c in lesson["checks"])
+    assert any(call.startswith("mlock(") and "= -1 EPERM" in call for call in lesson["calls"])
+    assert lesson["ok"] is True
+
+
+def pkeys_work() -> bool:
+    """In a child (the kernel remembers keys): can this machine allocate a protection key?"""
+    try:
+        rawmmap.pkey_free(rawmmap.pkey_alloc())
+    except OSError:
+        return False
+    return True
+
+
+def test_protection_keys_lesson_shows_them_or_says_why_not() -> None:
+    out = rawmmap.run_isolated(lambda: main(["demo", "protection-keys", "--json"]))
+    assert out.returned == 0, out.stdout + out.stderr
+    (lesson,) = json.loads(out.stdout)["lessons"]
+    assert lesson["ok"] is True and len(lesson["checks"]) == 4
+    if rawmmap.run_isolated(pkeys_work).returned:
+        assert all(c["ok"] is True for c in lesson["checks"])  # keys: every claim shown
+        assert any("pkey_set(" in c for c in lesson["calls"])
+    else:
+        assert all(c["ok"] is None and "no memory protection keys" in c["reason"]
+                   for c in lesson["checks"])  # fmt: skip
+        assert any(c.startswith("[child] pkey_alloc(0, 0) = -1 E") for c in lesson["calls"])

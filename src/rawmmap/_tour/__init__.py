@@ -32,6 +32,8 @@ LESSONS = (
     "malloc_uses_mmap",
     "read_write_vs_mmap",
     "concurrent_writers",
+    "locking_on_fault",
+    "protection_keys",
 )
 
 
