@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import subprocess
 import textwrap
 
 import pytest
@@ -289,3 +290,16 @@ def test_importing_the_plugin_has_no_side_effects() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_readme_example_as_written(pytester: pytest.Pytester) -> None:
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Using rawmmap in your tests") :]
+    c_source = re.search(r"```c\n(.*?)```", section, re.S)
+    python_source = re.search(r"```python\n(.*?)```", section, re.S)
+    build = re.search(r"built with `(gcc [^`]*)`", section)
+    assert c_source and python_source and build
+    (pytester.path / "buggy.c").write_text(c_source.group(1))
+    subprocess.run(build.group(1).split(), cwd=pytester.path, check=True)
+    result = run(pytester, python_source.group(1))
+    result.assert_outcomes(passed=2)
