@@ -84,6 +84,10 @@ def _run_lessons(names: list[str], args: argparse.Namespace, style: _Style) -> i
         print(style(f"All {len(lessons)} lessons behaved as taught.", "32;1"))
     else:
         print(style("The lesson behaved as taught.", "32;1"))
+    not_shown = sum(c.ok is None for lesson in lessons for c in lesson.checks)
+    if not_shown and not args.json:
+        print(f"({not_shown} claim{'s' * (not_shown > 1)} could not be shown on this machine: "
+              "see “not applicable here” above.)")  # fmt: skip
     return 1 if failed else 0
 
 
