@@ -16,6 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from . import __version__
+from ._constants import errno_name
 from ._introspect import VMA, bar, file_residency, vmas
 from ._tour import Lesson, demo_names, find, lesson_module, run_demo, source
 
@@ -158,7 +159,7 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
             r = file_residency(path)
         except OSError as exc:
             error = _residency_error(path, exc)
-            code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+            code = errno_name(exc.errno or 0)
             results.append({"path": path, "error": error, "errno": code})
             if not args.json:
                 print(f"rawmmap residency: {path}: {error}", file=sys.stderr)
