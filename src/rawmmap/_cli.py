@@ -2,7 +2,9 @@
 
 Every subcommand takes ``--json`` for scripting; ``--no-color`` (or the
 ``NO_COLOR`` environment variable, or output that is not a terminal) turns
-colour off.
+colour off; ``--lang zh|en`` chooses the language (else LC_ALL, LC_MESSAGES,
+LANG; see ``rawmmap._i18n``).  Every sentence here is marked ``_()``;
+``--json`` keeps the same keys and codes in every language.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from . import __version__
 from ._constants import errno_name
+from ._i18n import LANGUAGES, from_environment, ngettext, speaking
+from ._i18n import gettext_ as _
 from ._introspect import VMA, bar, file_residency, vmas
-from ._tour import Lesson, demo_names, find, lesson_module, run_demo, source
+from ._tour import Lesson, demo_names, find, lesson_module, run_demo, source, words
 
 
 class _Style:
@@ -31,22 +36,22 @@ class _Style:
 
 def _print_lesson(number: int, lesson: Lesson, style: _Style, out: TextIO) -> None:
     print(style(f"━━ {number}. {lesson.title} ━━", "1"), file=out)
-    print(f"{style('What:', '1')} {lesson.what}", file=out)
+    print(f"{style(_('What:'), '1')} {lesson.what}", file=out)
     if lesson.calls:
-        print(style("The calls:", "1"), file=out)
+        print(style(_("The calls:"), "1"), file=out)
         for call in lesson.calls:
             print(f"    {style(call, '36')}", file=out)
-    print(style("What happened:", "1"), file=out)
+    print(style(_("What happened:"), "1"), file=out)
     for seen in lesson.happened:
         print(f"  • {seen}", file=out)
-    print(f"{style('Why:', '1')} {lesson.why}", file=out)
-    print(f"{style('Read:', '1')} {', '.join(lesson.man)}", file=out)
+    print(f"{style(_('Why:'), '1')} {lesson.why}", file=out)
+    print(f"{style(_('Read:'), '1')} {', '.join(lesson.man)}", file=out)
     for check in lesson.checks:
         if check.ok is None:
-            print(f"  {style('– not applicable here:', '33')} {check.claim}", file=out)
+            print(f"  {style(_('– not applicable here:'), '33')} {check.claim}", file=out)
             print(f"      {check.reason}", file=out)
             continue
-        mark = style("✔", "32") if check.ok else style("✘ DIFFERED:", "31")
+        mark = style("✔", "32") if check.ok else style(_("✘ DIFFERED:"), "31")
         print(f"  {mark} {check.claim}", file=out)
     print(file=out)
 
@@ -66,29 +71,32 @@ def _run_lessons(names: list[str], args: argparse.Namespace, style: _Style) -> i
         from ._html import write_html
 
         try:
-            write_html(args.html, numbered, title="The rawmmap tour" if len(names) > 1
-                       else "A rawmmap lesson")  # fmt: skip
+            write_html(args.html, numbered, title=_("The rawmmap tour") if len(names) > 1
+                       else _("A rawmmap lesson"))  # fmt: skip
         except OSError as exc:
-            print(f"rawmmap: cannot write {args.html}: {exc.strerror}", file=sys.stderr)
+            print(_("rawmmap: cannot write {file}: {error}").format(file=args.html,
+                  error=exc.strerror), file=sys.stderr)  # fmt: skip
             return 1
         sys.stdout.flush()
-        print(f"rawmmap: wrote {args.html}", file=sys.stderr)
+        print(_("rawmmap: wrote {file}").format(file=args.html), file=sys.stderr)
     if args.json:
         json.dump(
             {"lessons": [x.as_dict() for x in lessons], "ok": not failed}, sys.stdout, indent=1
         )
         print()
     elif failed:
-        print(style(f"{len(failed)} of {len(lessons)} lessons differed from what is taught: "
-                    f"{', '.join(failed)}", "31;1"))  # fmt: skip
+        print(style(_("{failed} of {total} lessons differed from what is taught: {names}").format(
+            failed=len(failed), total=len(lessons), names=", ".join(failed)), "31;1"))  # fmt: skip
     elif len(lessons) > 1:
-        print(style(f"All {len(lessons)} lessons behaved as taught.", "32;1"))
+        print(style(_("All {total} lessons behaved as taught.").format(total=len(lessons)),
+                    "32;1"))  # fmt: skip
     else:
-        print(style("The lesson behaved as taught.", "32;1"))
+        print(style(_("The lesson behaved as taught."), "32;1"))
     not_shown = sum(c.ok is None for lesson in lessons for c in lesson.checks)
     if not_shown and not args.json:
-        print(f"({not_shown} claim{'s' * (not_shown > 1)} could not be shown on this machine: "
-              "see “not applicable here” above.)")  # fmt: skip
+        print(ngettext("({n} claim could not be shown on this machine: see “not applicable "
+                       "here” above.)", "({n} claims could not be shown on this machine: see "
+                       "“not applicable here” above.)", not_shown).format(n=not_shown))  # fmt: skip
     return 1 if failed else 0
 
 
@@ -99,7 +107,8 @@ def _cmd_tour(args: argparse.Namespace, style: _Style) -> int:
 def _cmd_demo(args: argparse.Namespace, style: _Style) -> int:
     name = find(args.name) if args.name else None
     if args.name and name is None:
-        print(f"rawmmap demo: no demo {args.name!r}; see `rawmmap demo --list`", file=sys.stderr)
+        print(_("rawmmap demo: no demo {name!r}; see `rawmmap demo --list`").format(
+            name=args.name), file=sys.stderr)  # fmt: skip
         return 2
     if args.list or name is None:
         names = [name] if name else demo_names()
@@ -109,7 +118,9 @@ def _cmd_demo(args: argparse.Namespace, style: _Style) -> int:
         else:
             for n in names:
                 number = demo_names().index(n) + 1
-                print(f"{number:2}. {n:28} {lesson_module(n).TITLE}")
+                module = lesson_module(n)
+                title = words(module.TITLE, **getattr(module, "VALUES", {}))
+                print(f"{number:2}. {n:28} {title}")
         return 0
     if args.source:
         print(source(name), end="")
@@ -121,10 +132,11 @@ def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
     try:
         areas = vmas(args.pid)
     except FileNotFoundError:
-        print(f"rawmmap maps: no process {args.pid}", file=sys.stderr)
+        print(_("rawmmap maps: no process {pid}").format(pid=args.pid), file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"rawmmap maps: cannot read /proc/{args.pid}/maps: {exc.strerror}", file=sys.stderr)
+        print(_("rawmmap maps: cannot read /proc/{pid}/maps: {error}").format(
+            pid=args.pid, error=exc.strerror), file=sys.stderr)  # fmt: skip
         return 1
     if args.json:
         json.dump([{"start": v.start, "end": v.end, "size": v.size, "perms": v.perms,
@@ -132,11 +144,12 @@ def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
                     "kind": v.kind} for v in areas], sys.stdout, indent=1)  # fmt: skip
         print()
         return 0
-    print(style(f"{'Address':>16} {'Kbytes':>9} {'Mode':5} {'Offset':>10}  Mapping", "1"))
+    print(style(f"{_('Address'):>16} {_('Kbytes'):>9} {_('Mode'):5} {_('Offset'):>10}  "
+                f"{_('Mapping')}", "1"))  # fmt: skip
     for v in areas:
         print(f"{v.start:016x} {v.size // 1024:>9} {v.perms:5} {v.offset:>10x}  {v.kind}")
     total = sum(v.size for v in areas) // 1024
-    print(style(f"{'total':>16} {total:>9}K", "1"))
+    print(style(f"{_('total'):>16} {total:>9}K", "1"))
     return 0
 
 
@@ -147,7 +160,7 @@ def _residency_error(path: str, exc: OSError) -> str:
             is_dir = stat.S_ISDIR(os.stat(path).st_mode)
         except OSError:
             is_dir = False
-        return "is a directory" if is_dir else "cannot be mapped (not a regular file)"
+        return _("is a directory") if is_dir else _("cannot be mapped (not a regular file)")
     return exc.strerror or str(exc)
 
 
@@ -170,12 +183,12 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
         if args.json:
             continue
         if r.total == 0:
-            print(f"empty file: no pages  {r.path}")
+            print(_("empty file: no pages  {path}").format(path=r.path))
         else:
             percent = 100 * r.resident / r.total
-            print(
-                f"[{bar(r.pages)}] {r.resident}/{r.total} pages resident ({percent:.0f}%)  {r.path}"
-            )
+            print(f"[{bar(r.pages)}] " + _("{resident}/{total} pages resident ({percent:.0f}%)  "
+                  "{path}").format(resident=r.resident, total=r.total, percent=percent,
+                                   path=r.path))  # fmt: skip
     if args.json:
         json.dump(results, sys.stdout, indent=1)
         print()
@@ -193,14 +206,14 @@ def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
                 lo, _, hi = word.partition("-")
                 span = (int(lo, 16), int(hi, 16) if hi else int(lo, 16) + 1)
             except ValueError:
-                print(f"rawmmap pages: bad address range {word!r} (hex: ADDR or START-END)",
-                      file=sys.stderr)  # fmt: skip
+                print(_("rawmmap pages: bad address range {word!r} (hex: ADDR or START-END)"
+                        ).format(word=word), file=sys.stderr)  # fmt: skip
                 return 2
         elif word.isdigit() and pid is None:
             pid = int(word)
         else:
-            print(f"rawmmap pages: {word!r} is neither a PID nor a hex 0xADDR[-END]",
-                  file=sys.stderr)  # fmt: skip
+            print(_("rawmmap pages: {word!r} is neither a PID nor a hex 0xADDR[-END]").format(
+                word=word), file=sys.stderr)  # fmt: skip
             return 2
     try:
         chosen = [v for v in vmas(pid) if args.mapping in (None, v.path, os.path.basename(v.path))]
@@ -211,8 +224,8 @@ def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
             if not spans and args.mapping is None:  # nothing mapped there: pagemap still answers
                 spans = [(None, *span)]
         if not spans:
-            print(f"rawmmap pages: no mapping {args.mapping!r} in process "
-                  f"{pid or os.getpid()}", file=sys.stderr)  # fmt: skip
+            print(_("rawmmap pages: no mapping {path!r} in process {pid}").format(
+                path=args.mapping, pid=pid or os.getpid()), file=sys.stderr)  # fmt: skip
             return 1
         ranges = [(v, lo, hi, pages(lo, hi - lo, pid)) for v, lo, hi in spans]
     except (OSError, ValueError) as exc:
@@ -226,12 +239,13 @@ def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
         print()
         return 0
     legend = "  ".join(f"{char} {state}" for state, (char, _) in STATES.items())
-    print(style(f"one character per page: {legend}", "2"))
+    print(style(_("one character per page: {legend}").format(legend=legend), "2"))
     for v, lo, hi, infos in ranges:
-        what = f"{v.perms} {v.kind}" if v else "not mapped"
+        what = f"{v.perms} {v.kind}" if v else _("not mapped")
         counts = ", ".join(f"{n} {state}" for state in STATES
                            if (n := sum(p.state == state for p in infos)))  # fmt: skip
-        print(style(f"{lo:016x}-{hi:016x} {what}: {len(infos)} pages ({counts})", "1"))
+        print(style(f"{lo:016x}-{hi:016x} " + _("{what}: {n} pages ({counts})").format(
+            what=what, n=len(infos), counts=counts), "1"))  # fmt: skip
         if len(infos) <= 64 and span is not None:
             for p in infos:
                 pfn = "-" if p.pfn is None else f"{p.pfn:#x}"
@@ -248,22 +262,27 @@ def _pid(text: str) -> int:
     try:
         pid = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a process id is a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("a process id is a number, got {text!r}").format(text=text)) from None
     if pid <= 0:
-        raise argparse.ArgumentTypeError(f"a process id is > 0, got {pid}")
+        raise argparse.ArgumentTypeError(_("a process id is > 0, got {pid}").format(pid=pid))
     return pid
 
 
 def _options(top: bool) -> argparse.ArgumentParser:
-    """--json and --no-color, accepted before and after the command.
+    """--json, --no-color and --lang, accepted before and after the command.
 
     Only the top level has defaults: a subcommand's default would overwrite a
     value given before the command (``rawmmap --json residency F``).
     """
     common = argparse.ArgumentParser(add_help=False)
     default: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
-    common.add_argument("--json", action="store_true", help="machine-readable output", **default)
-    common.add_argument("--no-color", action="store_true", help="no ANSI colours", **default)
+    common.add_argument("--json", action="store_true", help=_("machine-readable output"),
+                        **default)  # fmt: skip
+    common.add_argument("--no-color", action="store_true", help=_("no ANSI colours"), **default)
+    common.add_argument("--lang", choices=sorted(LANGUAGES), help=_(
+        "the language: zh (Simplified Chinese) or en (default: from LC_ALL, LC_MESSAGES, LANG)"
+    ), **default)  # fmt: skip
     return common
 
 
@@ -271,40 +290,62 @@ def build_parser() -> argparse.ArgumentParser:
     common = _options(top=False)
     parser = argparse.ArgumentParser(
         prog="rawmmap",
-        description="See what the kernel does with a memory mapping: lessons, maps, residency.",
+        description=_("See what the kernel does with a memory mapping: lessons, maps, residency."),
         parents=[_options(top=True)],
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help=_("show program's version number and exit"))  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    tour = sub.add_parser("tour", parents=[common], help="run every lesson, each checked")
-    tour.add_argument("--html", metavar="FILE", help="also write one self-contained HTML page")
+    tour = sub.add_parser("tour", parents=[common], help=_("run every lesson, each checked"))
+    tour.add_argument("--html", metavar="FILE",
+                      help=_("also write one self-contained HTML page"))  # fmt: skip
     tour.set_defaults(func=_cmd_tour)
-    demo = sub.add_parser("demo", parents=[common], help="run one lesson (--list to list them)")
-    demo.add_argument("name", nargs="?", help="the lesson's name or number")
-    demo.add_argument("--list", action="store_true", help="list the lessons (or the one named)")
-    demo.add_argument("--source", action="store_true", help="print the lesson's source code")
-    demo.add_argument("--html", metavar="FILE", help="also write the lesson as an HTML page")
+    demo = sub.add_parser("demo", parents=[common], help=_("run one lesson (--list to list them)"))
+    demo.add_argument("name", nargs="?", help=_("the lesson's name or number"))
+    demo.add_argument("--list", action="store_true",
+                      help=_("list the lessons (or the one named)"))  # fmt: skip
+    demo.add_argument("--source", action="store_true", help=_("print the lesson's source code"))
+    demo.add_argument("--html", metavar="FILE",
+                      help=_("also write the lesson as an HTML page"))  # fmt: skip
     demo.set_defaults(func=_cmd_demo)
-    maps = sub.add_parser("maps", parents=[common], help="a process's mappings, like pmap")
-    maps.add_argument("pid", nargs="?", type=_pid, help="process id (default: this process)")
+    maps = sub.add_parser("maps", parents=[common], help=_("a process's mappings, like pmap"))
+    maps.add_argument("pid", nargs="?", type=_pid,
+                      help=_("process id (default: this process)"))  # fmt: skip
     maps.set_defaults(func=_cmd_maps)
-    res = sub.add_parser("residency", parents=[common], help="page-cache residency, like vmtouch")
-    res.add_argument("files", nargs="+", help="files to inspect")
+    res = sub.add_parser("residency", parents=[common], help=_("page-cache residency, like vmtouch"))
+    res.add_argument("files", nargs="+", help=_("files to inspect"))
     res.set_defaults(func=_cmd_residency)
-    pg = sub.add_parser("pages", parents=[common], help="every page's state, from pagemap")
+    pg = sub.add_parser("pages", parents=[common], help=_("every page's state, from pagemap"))
     pg.add_argument(
         "target",
         nargs="*",
         metavar="PID | 0xADDR[-END]",
-        help="process id (default: this one); hex address or range (default: all)",
+        help=_("process id (default: this one); hex address or range (default: all)"),
     )
-    pg.add_argument("--mapping", metavar="PATH", help="only the VMAs of PATH (or its name)")
+    pg.add_argument("--mapping", metavar="PATH", help=_("only the VMAs of PATH (or its name)"))
     pg.set_defaults(func=_cmd_pages)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawmmap`` and ``python -m rawmmap``; returns the exit status."""
+    with speaking(_language(sys.argv[1:] if argv is None else argv, os.environ)):
+        return _main(argv)
+
+
+def _language(argv: list[str], environ: Mapping[str, str]) -> str:
+    """The language asked for: ``--lang`` (its last valid use) wins over the environment."""
+    chosen = None
+    for i, word in enumerate(argv):
+        if word == "--":
+            break
+        value = argv[i + 1] if word == "--lang" and i + 1 < len(argv) else word[7:]
+        if (word == "--lang" or word.startswith("--lang=")) and value in LANGUAGES:
+            chosen = value
+    return chosen or from_environment(environ)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any, Protocol
 
+from ._i18n import gettext_ as _
+from ._i18n import language
 from ._raw import page_size
 from ._svg import Picture
 
@@ -59,11 +61,11 @@ nav ol { columns: 2; padding-left: 22px; }
 
 def _check(check: dict[str, Any]) -> str:
     if check["ok"] is None:
-        mark, cls = "— not shown here:", "na"
+        mark, cls = _("— not shown here:"), "na"
     elif check["ok"]:
         mark, cls = "✔", "ok"
     else:
-        mark, cls = "✘ DIFFERED:", "bad"
+        mark, cls = _("✘ DIFFERED:"), "bad"
     why = check.get("reason")
     reason = f' <span class="reason">{escape(why)}</span>' if why else ""
     return f'<li><span class="{cls}">{mark}</span> {escape(check["claim"])}{reason}</li>'
@@ -79,10 +81,10 @@ def _lesson(number: int, lesson: Shown) -> str:
            f"<h2>{number}. {escape(d['title'])}</h2>",
            f'<p class="what">{escape(d["what"])}</p>']  # fmt: skip
     if d["calls"]:
-        out.append("<h3>The calls</h3><pre><code>")
+        out.append(f"<h3>{_('The calls')}</h3><pre><code>")
         out.append(escape("\n".join(d["calls"])))
         out.append("</code></pre>")
-    out.append("<h3>What happened</h3>")
+    out.append(f"<h3>{_('What happened')}</h3>")
     happened: list[str] = d["happened"]
     items: list[str] = []  # the open list of lines; a picture closes it
     for i in range(len(happened) + 1):
@@ -95,9 +97,9 @@ def _lesson(number: int, lesson: Shown) -> str:
             items.append(f"<li>{escape(happened[i])}</li>")
     if items:
         out.append('<ul class="happened">' + "".join(items) + "</ul>")
-    out.append(f"<h3>Why</h3><p>{escape(d['why'])}</p>")
-    out.append(f'<p class="read">Read: {escape(", ".join(d["man"]))}</p>')
-    out.append('<h3>Checked</h3><ul class="checks">')
+    out.append(f"<h3>{_('Why')}</h3><p>{escape(d['why'])}</p>")
+    out.append(f'<p class="read">{_("Read:")} {escape(", ".join(d["man"]))}</p>')
+    out.append(f'<h3>{_("Checked")}</h3><ul class="checks">')
     out.extend(_check(c) for c in d["checks"])
     out.append("</ul></section>")
     return "\n".join(out)
@@ -107,13 +109,13 @@ def tour_html(lessons: Sequence[tuple[int, Shown]], *, title: str = "The rawmmap
     """The whole page for ``(number, lesson)`` pairs, in order."""
     root = os.geteuid() == 0
     seen = (
-        "run as root: physical frame numbers (PFNs) and the kernel's page flags are shown"
+        _("run as root: physical frame numbers (PFNs) and the kernel's page flags are shown")
         if root
-        else "run without root: the kernel hides frame numbers (PFNs); the exclusive bit "
-        "tells who shares a page"
+        else _("run without root: the kernel hides frame numbers (PFNs); the exclusive bit "
+               "tells who shares a page")
     )
-    machine = (
-        f"Linux {platform.release()} on {platform.machine()}, {page_size()}-byte pages, {seen}"
+    machine = _("Linux {release} on {machine}, {page}-byte pages, {seen}").format(
+        release=platform.release(), machine=platform.machine(), page=page_size(), seen=seen
     )
     passed = sum(lesson.as_dict()["ok"] for _, lesson in lessons)
     nav = "".join(
@@ -126,12 +128,15 @@ def tour_html(lessons: Sequence[tuple[int, Shown]], *, title: str = "The rawmmap
     start = lessons[0][0] if lessons else 1
     body = "\n".join(_lesson(n, lesson) for n, lesson in lessons)
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if language() == "zh" else "en"}"><head>'
+        '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
         f"<h1>{escape(title)}</h1>"
-        f'<p class="machine">{escape(machine)}. {passed} of {len(lessons)} lessons behaved as '
-        "taught.</p>"
+        f'<p class="machine">{escape(machine)}. '
+        + _("{passed} of {total} lessons behaved as taught.").format(passed=passed,
+                                                                     total=len(lessons))
+        + "</p>"
         f'<nav><ol start="{start}">{nav}</ol></nav>\n{body}\n</main></body></html>\n'
     )
 

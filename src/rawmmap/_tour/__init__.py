@@ -16,7 +16,8 @@ from types import ModuleType
 
 from ._lesson import Check, Lesson, words
 
-__all__ = ["Check", "Lesson", "demo_names", "find", "lesson_module", "run_demo", "source"]
+__all__ = ["Check", "Lesson", "demo_names", "find", "lesson_module", "run_demo", "source",
+           "words"]
 
 #: The lessons in the order of the tour: module names in this package.
 LESSONS = (

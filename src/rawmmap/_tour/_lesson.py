@@ -7,8 +7,9 @@ sentence a learner reads is a plain string literal — a module constant, or the
 first argument of :meth:`Lesson.saw`, :meth:`Lesson.check`,
 :meth:`Lesson.not_applicable` or :meth:`Lesson.aside` — with ``{placeholders}``
 for numbers, addresses and names, filled in by :func:`words`.  That one
-function is where a translation would be looked up, so a lesson never builds a
-sentence with an f-string.
+function is where the translation is looked up (gettext, ``rawmmap._i18n``:
+the English sentence is the msgid), so a lesson never builds a sentence with an
+f-string.  A sentence chosen before it is shown is marked with :func:`N_`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import rawmmap
 # The residency bar and the /proc/PID/status reader are not (yet) public API:
 # the lessons get them from here, not from rawmmap's private modules.
 from .._introspect import bar as bar
+from .._i18n import N_ as N_
+from .._i18n import gettext_
 from .._introspect import status as vm_status
 from .._svg import Picture
 
 __all__ = [
-    "PAGE", "Check", "Lesson", "bar", "make_file", "raised", "scratch", "vm_status", "words",
+    "N_", "PAGE", "Check", "Lesson", "bar", "make_file", "raised", "scratch", "vm_status", "words",
 ]  # fmt: skip
 
 PAGE = rawmmap.PAGESIZE
@@ -37,8 +40,12 @@ E = TypeVar("E", bound=BaseException)
 
 
 def words(text: str, **values: Any) -> str:
-    """A lesson's sentence with its ``{placeholders}`` filled in (``{page}`` is always known)."""
-    return text.format(page=PAGE, **values)
+    """A lesson's sentence in the language in use, its ``{placeholders}`` filled in.
+
+    ``{page}`` is always known.  Numbers, addresses and names are values, never
+    part of the sentence, so that one translation serves every machine.
+    """
+    return gettext_(text).format(page=PAGE, **values)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, make_file, scratch
+from ._lesson import PAGE, Lesson, make_file, scratch, words
 
 TITLE = "MAP_PRIVATE is copy-on-write"
 WHAT = (
@@ -41,12 +41,12 @@ def child_writes(address: int, length: int) -> tuple[Seen, Seen, Seen, Seen]:
 
 def frames(seen: Seen) -> str:
     """The pages' physical frame numbers: "0x12ebef, 0x12e991" ("hidden" without root)."""
-    return ", ".join("hidden" if p.pfn is None else f"{p.pfn:#x}" for p in seen)
+    return ", ".join(words("hidden") if p.pfn is None else f"{p.pfn:#x}" for p in seen)
 
 
 def exclusive(seen: Seen) -> str:
     """The pages' exclusive bits: "yes, no"."""
-    return ", ".join("yes" if p.exclusive else "no" for p in seen)
+    return ", ".join(words("yes") if p.exclusive else words("no") for p in seen)
 
 
 def fork_and_write(lesson: Lesson) -> None:

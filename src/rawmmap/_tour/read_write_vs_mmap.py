@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import rawmmap
 
-from ._lesson import Lesson, make_file, scratch, words
+from ._lesson import N_, Lesson, make_file, scratch, words
 
 TITLE = "read/write versus mmap"
 WHAT = "Increment a million 32-bit integers of a file with pread/pwrite, then through mmap."
@@ -55,10 +55,10 @@ def have_numpy() -> bool:
 def compared(base: float, took: float) -> tuple[str, float]:
     """How ``took`` compares with ``base``, in words a reader takes at face value."""
     if abs(took - base) < 0.05 * base:
-        return "about as fast as pread+pwrite", 1.0
+        return N_("about as fast as pread+pwrite"), 1.0
     if took < base:
-        return "{ratio:.1f}× as fast as pread+pwrite", base / took
-    return "{ratio:.1f}× slower than pread+pwrite", took / base
+        return N_("{ratio:.1f}× as fast as pread+pwrite"), base / took
+    return N_("{ratio:.1f}× slower than pread+pwrite"), took / base
 
 
 def run(lesson: Lesson) -> None:
