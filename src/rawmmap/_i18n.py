@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import gettext
 import pathlib
+import struct
 from collections.abc import Iterator, Mapping
 
 __all__ = [
@@ -57,9 +58,12 @@ def use(lang: str, localedir: pathlib.Path | str | None = None) -> None:
     if locale is None:
         _translation = gettext.NullTranslations()
         return
-    _translation = gettext.translation(
-        DOMAIN, str(localedir or LOCALEDIR), languages=[locale], fallback=True
-    )
+    try:
+        _translation = gettext.translation(
+            DOMAIN, str(localedir or LOCALEDIR), languages=[locale], fallback=True
+        )
+    except (OSError, ValueError, struct.error):  # a damaged .mo: English, not a traceback
+        _translation = gettext.NullTranslations()
 
 
 def language() -> str:

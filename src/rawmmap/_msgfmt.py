@@ -186,13 +186,13 @@ def extract(package: pathlib.Path = PACKAGE) -> dict[str, tuple[str | None, list
                     target = node.targets[0]
                     if (isinstance(target, ast.Name) and target.id.lstrip("_").isupper()
                             and target.id not in NOT_SENTENCES):  # fmt: skip
-                        add(_literal(node.value), f"{relative}:{node.lineno}")
+                        add(_literal(node.value), relative)
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call):
                     continue
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                where = f"{relative}:{node.lineno}"
+                where = relative  # no line numbers: moving a line must not stale the catalog
                 if name == "ngettext" and len(node.args) >= 2:
                     add(_literal(node.args[0]), where, _literal(node.args[1]))
                     continue

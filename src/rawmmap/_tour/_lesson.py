@@ -32,7 +32,7 @@ from .._introspect import status as vm_status
 from .._svg import Picture
 
 __all__ = [
-    "N_", "PAGE", "Check", "Lesson", "bar", "make_file", "raised", "scratch", "vm_status", "words",
+    "N_", "PAGE", "Check", "Lesson", "bar", "described", "make_file", "raised", "scratch", "vm_status", "words",
 ]  # fmt: skip
 
 PAGE = rawmmap.PAGESIZE
@@ -46,6 +46,23 @@ def words(text: str, **values: Any) -> str:
     part of the sentence, so that one translation serves every machine.
     """
     return gettext_(text).format(page=PAGE, **values)
+
+
+def described(outcome: rawmmap.Outcome) -> str:
+    """How a child ended, in the language in use: ``killed by SIGBUS (BUS_ADRERR) at 0x7f…``.
+
+    The words of ``Outcome.describe()``; signal and si_code names stay as the kernel spells them.
+    """
+    if outcome.signal is not None:
+        text = words("killed by {signal}", signal=outcome.signal.name)
+        if outcome.code is not None:
+            text += f" ({outcome.code})"
+        if outcome.si_addr:
+            text += words(" at {address:#x}", address=outcome.si_addr)
+        return text
+    if outcome.exitcode == 0:
+        return words("returned {value!r}", value=outcome.returned)
+    return words("exited with {status}", status=outcome.exitcode)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, scratch
+from ._lesson import PAGE, Lesson, described, scratch
 
 TITLE = "Concurrent writers lose updates"
 WHAT = (
@@ -126,7 +126,7 @@ def run(lesson: Lesson) -> None:
         mutex.release()
         lesson.saw("a process locked the mutex and {outcome} without unlocking; the next locker "
                    "got it at once with EOWNERDEAD (owner_died={died}), repaired, called "
-                   "pthread_mutex_consistent", outcome=out.describe(), died=died)  # fmt: skip
+                   "pthread_mutex_consistent", outcome=described(out), died=died)  # fmt: skip
         lesson.check("a robust mutex whose owner died is handed over with EOWNERDEAD, not a hang",
                      got and died)  # fmt: skip
 

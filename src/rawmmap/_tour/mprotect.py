@@ -8,7 +8,7 @@ import signal
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, raised
+from ._lesson import PAGE, Lesson, described, raised
 
 TITLE = "mprotect and the SIGSEGV codes"
 WHAT = "Write to a PROT_READ page, read a PROT_NONE page, read an unmapped address."
@@ -26,7 +26,7 @@ def run(lesson: Lesson) -> None:
             # ctypes.memset is an unguarded store, as C's `*p = 1`: it dies, so in a child
             out = rawmmap.run_isolated(ctypes.memset, m.address, 1, 1)
             lesson.saw("writing a PROT_READ page (raw, in a child): {outcome}",
-                       outcome=out.describe())  # fmt: skip
+                       outcome=described(out))  # fmt: skip
             lesson.check("write to PROT_READ: SIGSEGV SEGV_ACCERR",
                          out.signal == signal.SIGSEGV and out.code == "SEGV_ACCERR")  # fmt: skip
             m.protect(rawmmap.PROT_NONE)
@@ -43,7 +43,7 @@ def run(lesson: Lesson) -> None:
             # ctypes.string_at is an unguarded load, as C's `*p`
             out = rawmmap.run_isolated(ctypes.string_at, hole, 1)
             lesson.saw("reading an unmapped address (raw, in a child): {outcome}",
-                       outcome=out.describe())  # fmt: skip
+                       outcome=described(out))  # fmt: skip
             lesson.check("unmapped address: SEGV_MAPERR", out.code == "SEGV_MAPERR")
             err = raised(OSError, lambda: rawmmap.mprotect(hole, PAGE, rawmmap.PROT_READ))
             lesson.saw("mprotect of the unmapped page: {error}", error=err)

@@ -7,7 +7,7 @@ import signal
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, make_file, raised, scratch
+from ._lesson import PAGE, Lesson, make_file, raised, scratch, words
 
 TITLE = "Past EOF inside the last page"
 WHAT = "Map a {size}-byte file with length {size} and look beyond byte {size}."
@@ -32,7 +32,7 @@ def run(lesson: Lesson) -> None:
             tail = rawmmap.read(m.address + SIZE, end - SIZE)
             lesson.saw("length {size} maps {pages} pages; bytes {size}..{last} read as {zeros}",
                        size=SIZE, pages=pages, last=end - 1,
-                       zeros="all zero" if not any(tail) else "NOT zero")  # fmt: skip
+                       zeros=words("all zero") if not any(tail) else words("NOT zero"))  # fmt: skip
             beyond = SIZE + (end - SIZE) // 2
             rawmmap.write(m.address + beyond, b"z")
             m.sync()

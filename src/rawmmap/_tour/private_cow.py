@@ -58,7 +58,7 @@ def fork_and_write(lesson: Lesson) -> None:
             parent0, child0, parent1, child1 = rawmmap.run_isolated(
                 child_writes, m.address, m.length).returned  # fmt: skip
         except PermissionError as exc:
-            lesson.not_applicable(SPLIT, NOT_SHOWN, what="frames", error=exc)
+            lesson.not_applicable(SPLIT, NOT_SHOWN, what=words("frames"), error=exc)
             return
     pfns = all(p.pfn is not None for p in parent0 + child0 + parent1 + child1)
     lesson.saw("after fork (both pages written before it): parent's frames {p_pfn}, child's "
@@ -83,11 +83,11 @@ def fork_and_write(lesson: Lesson) -> None:
     if not pfns:
         lesson.not_applicable(SPLIT, "the kernel shows physical frame numbers to root only "
                               "(CAP_SYS_ADMIN); the exclusive bits above tell the same story",
-                              what="frames")  # fmt: skip
+                              what=words("frames"))  # fmt: skip
         return
     same = [p.pfn for p in parent0] == [p.pfn for p in child0]
     moved = parent1[0].pfn == parent0[0].pfn != child1[0].pfn and parent1[1].pfn == child1[1].pfn
-    lesson.check(SPLIT, same and moved, what="physical frames (equal PFNs)")
+    lesson.check(SPLIT, same and moved, what=words("physical frames (equal PFNs)"))
 
 
 def run(lesson: Lesson) -> None:

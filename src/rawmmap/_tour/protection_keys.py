@@ -9,7 +9,7 @@ import threading
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, raised
+from ._lesson import PAGE, Lesson, described, raised
 
 TITLE = "Protection keys"
 WHAT = (
@@ -71,7 +71,7 @@ def two_threads() -> dict[str, object]:
         seen["later_calls"] = lines[tagged:]
     # ctypes.string_at is an unguarded load, as C's `*p`; a forked child keeps this thread's PKRU
     raw = rawmmap.run_isolated(ctypes.string_at, m.address, 1)
-    seen["raw"], seen["raw_code"] = raw.describe(), raw.code
+    seen["raw"], seen["raw_code"] = described(raw), raw.code
     return seen
 
 
@@ -83,7 +83,7 @@ def run(lesson: Lesson) -> None:
     lesson.child_calls(out.stdout)
     seen = out.returned
     if not isinstance(seen, dict):
-        lesson.check("the child ran the lesson ({outcome})", False, outcome=out.describe())
+        lesson.check("the child ran the lesson ({outcome})", False, outcome=described(out))
         return
     if "no_keys" in seen:
         lesson.saw("pkey_alloc fails: {error}", error=seen["error"])

@@ -7,7 +7,7 @@ import signal
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, make_file, raised, scratch
+from ._lesson import PAGE, Lesson, described, make_file, raised, scratch
 
 TITLE = "SIGBUS on an empty file"
 WHAT = "Map {page} bytes of a new, empty file MAP_SHARED and store one byte."
@@ -26,7 +26,7 @@ def run(lesson: Lesson) -> None:
             # ctypes.memset is an unguarded store, as C's `*p = 'x'`: it dies, so in a child
             out = rawmmap.run_isolated(ctypes.memset, m.address, ord("x"), 1)
             lesson.saw("a child storing one byte through the mapping: {outcome}",
-                       outcome=out.describe())  # fmt: skip
+                       outcome=described(out))  # fmt: skip
             lesson.check("the child dies of SIGBUS with si_code BUS_ADRERR at the first page",
                          out.signal == signal.SIGBUS and out.code == "BUS_ADRERR"
                          and out.si_addr == m.address)  # fmt: skip

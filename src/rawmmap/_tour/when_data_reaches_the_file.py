@@ -9,7 +9,7 @@ import sys
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, make_file, raised, scratch
+from ._lesson import PAGE, Lesson, described, make_file, raised, scratch
 
 TITLE = "When data reaches the file"
 WHAT = "A child writes through MAP_SHARED and is killed with SIGKILL; then msync's flags."
@@ -39,7 +39,7 @@ def run(lesson: Lesson) -> None:
             got = f.read(len(DATA))
         lesson.child_calls(out.stdout)
         lesson.saw("a child wrote through MAP_SHARED then was {outcome}; the file holds {got!r}",
-                   outcome=out.describe(), got=got)  # fmt: skip
+                   outcome=described(out), got=got)  # fmt: skip
         lesson.check("writes of a SIGKILLed process stay in the page cache, so in the file",
                      out.signal == signal.SIGKILL and got == DATA)  # fmt: skip
         with rawmmap.map_file(path) as m:
