@@ -45,3 +45,15 @@ def c_program(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], pathl
         return built[name]
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's expected output is English: a Chinese locale on the test machine must not
+    change it (tests of the language switch ask for Chinese explicitly)."""
+    import os
+
+    names = ("LC_ALL", "LC_MESSAGES", "LANG")
+    if any(os.environ.get(name, "").lower().startswith("zh") for name in names):
+        for name in names:
+            monkeypatch.delenv(name, raising=False)

@@ -95,7 +95,8 @@ def test_sdist_and_the_wheel_built_from_it(tmp_path: pathlib.Path) -> None:
         pkg_info = tar.extractfile(f"{sdist.name[: -len('.tar.gz')]}/PKG-INFO")
         assert pkg_info is not None
         metadata = pkg_info.read().decode()
-    for needed in ("LICENSE", "README.md", "docs/design.md", "scripts/test-all-pythons",
+    for needed in ("LICENSE", "README.md", "README.zh-CN.md", "docs/design.md",
+                   "scripts/test-all-pythons",
                    "src/rawmmap/_csrc/rawmmap.c", "src/rawmmap/_build.py", "setup.py"):  # fmt: skip
         assert needed in names, needed
     assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
@@ -103,6 +104,8 @@ def test_sdist_and_the_wheel_built_from_it(tmp_path: pathlib.Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert any(n.startswith("rawmmap/_native") and n.endswith(".so") for n in names), names
     assert {"rawmmap/py.typed", "rawmmap/_csrc/rawmmap.c", "rawmmap/_tour/past_eof.py"} <= names
+    catalog = "rawmmap/locale/zh_CN/LC_MESSAGES/"
+    assert {catalog + "rawmmap.mo", catalog + "rawmmap.po", catalog + "glossary.tsv"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 

@@ -175,7 +175,8 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
             code = errno_name(exc.errno or 0)
             results.append({"path": path, "error": error, "errno": code})
             if not args.json:
-                print(f"rawmmap residency: {path}: {error}", file=sys.stderr)
+                print(_("rawmmap residency: {path}: {error}").format(path=path, error=error),
+                      file=sys.stderr)  # fmt: skip
             status = 1
             continue
         results.append({"path": r.path, "size": r.size, "resident": r.resident,
@@ -312,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     maps.add_argument("pid", nargs="?", type=_pid,
                       help=_("process id (default: this process)"))  # fmt: skip
     maps.set_defaults(func=_cmd_maps)
-    res = sub.add_parser("residency", parents=[common], help=_("page-cache residency, like vmtouch"))
+    res = sub.add_parser("residency", parents=[common],
+                         help=_("page-cache residency, like vmtouch"))  # fmt: skip
     res.add_argument("files", nargs="+", help=_("files to inspect"))
     res.set_defaults(func=_cmd_residency)
     pg = sub.add_parser("pages", parents=[common], help=_("every page's state, from pagemap"))

@@ -33,7 +33,7 @@ _current = "en"
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 
 
-def N_(text: str) -> str:  # noqa: N802 - gettext's own name for "mark, translate later"
+def N_(text: str) -> str:  # gettext's own name for "mark, translate later"
     """Mark ``text`` for the catalog without translating it now (it is translated where shown)."""
     return text
 
@@ -52,7 +52,9 @@ def use(lang: str, localedir: pathlib.Path | str | None = None) -> None:
     """Speak ``lang`` (a key of :data:`LANGUAGES`) from now on; no catalog found → English."""
     global _current, _translation
     if lang not in LANGUAGES:
-        raise ValueError(f"rawmmap._i18n.use: lang must be one of {sorted(LANGUAGES)}, got {lang!r}")
+        raise ValueError(
+            f"rawmmap._i18n.use: lang must be one of {sorted(LANGUAGES)}, got {lang!r}"
+        )
     locale = LANGUAGES[lang]
     _current = lang
     if locale is None:
@@ -91,7 +93,7 @@ def speaking(lang: str, localedir: pathlib.Path | str | None = None) -> Iterator
     # argparse looks its words up through gettext's default domain, i.e. the environment:
     # for the block, its module-level _() and ngettext() ask our catalog instead
     argparse._ = gettext_  # type: ignore[attr-defined]
-    argparse.ngettext = ngettext
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
     try:
         yield
     finally:
@@ -106,6 +108,7 @@ ARGPARSE = [
     N_("%(prog)s: error: %(message)s\n"), N_("the following arguments are required: %s"),
     N_("unrecognized arguments: %s"), N_("invalid choice: %(value)r (choose from %(choices)s)"),
     N_("expected one argument"), N_("argument %(argument_name)s: %(message)s"),
-    N_("invalid %(type)s value: %(value)r"), N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
     N_("show program's version number and exit"),
 ]  # fmt: skip

@@ -181,12 +181,12 @@ def extract(package: pathlib.Path = PACKAGE) -> dict[str, tuple[str | None, list
         for path in sorted(package.glob(pattern)):
             relative = path.relative_to(package.parent).as_posix()
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in tree.body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target = node.targets[0]
+            for statement in tree.body:
+                if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                    target = statement.targets[0]
                     if (isinstance(target, ast.Name) and target.id.lstrip("_").isupper()
                             and target.id not in NOT_SENTENCES):  # fmt: skip
-                        add(_literal(node.value), relative)
+                        add(_literal(statement.value), relative)
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call):
                     continue
@@ -247,7 +247,7 @@ def updated(po: pathlib.Path) -> tuple[str, bytes]:
             flags.add("python-format")
         elif "{" in msgid:
             flags.add("python-brace-format")
-        msgstr = e.msgstr if e else ([""] if plural is None else [""])
+        msgstr = e.msgstr if e else [""]  # one form: the Chinese catalog's nplurals is 1
         entries.append(Entry(msgid, msgstr, plural, flags, translator + refs))
     text = write_po(entries)
     return text, compile_mo(parse_po(text))
@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     for po in catalogs():
         text, mo = updated(po)
         mo_path = po.with_suffix(".mo")
-        if po.read_text(encoding="utf-8") == text and mo_path.exists() and mo_path.read_bytes() == mo:
+        same_mo = mo_path.exists() and mo_path.read_bytes() == mo
+        if po.read_text(encoding="utf-8") == text and same_mo:
             continue
         stale.append(po)
         if not check:

@@ -23,11 +23,12 @@ from typing import Any, TypeVar
 
 import rawmmap
 
+from .._i18n import N_ as N_
+from .._i18n import gettext_
+
 # The residency bar and the /proc/PID/status reader are not (yet) public API:
 # the lessons get them from here, not from rawmmap's private modules.
 from .._introspect import bar as bar
-from .._i18n import N_ as N_
-from .._i18n import gettext_
 from .._introspect import status as vm_status
 from .._svg import Picture
 
@@ -54,9 +55,8 @@ def described(outcome: rawmmap.Outcome) -> str:
     The words of ``Outcome.describe()``; signal and si_code names stay as the kernel spells them.
     """
     if outcome.signal is not None:
-        text = words("killed by {signal}", signal=outcome.signal.name)
-        if outcome.code is not None:
-            text += f" ({outcome.code})"
+        name = outcome.signal.name + (f" ({outcome.code})" if outcome.code is not None else "")
+        text = words("killed by {signal}", signal=name)
         if outcome.si_addr:
             text += words(" at {address:#x}", address=outcome.si_addr)
         return text
