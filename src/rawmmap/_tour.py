@@ -263,27 +263,31 @@ def mprotect_faults(lesson: Lesson) -> None:
 
 
 def map_fixed(lesson: Lesson) -> None:
+    # MAP_FIXED replaces memory: the safe Mapping refuses it, so this lesson uses the raw calls
     anon = C["MAP_PRIVATE"] | C["MAP_ANONYMOUS"]
     with trace() as calls:
-        with map_anonymous(4 * PAGE, prot=C["PROT_NONE"]) as reserve:
-            spot = reserve.address + PAGE
-            first = Mapping(PAGE, RW, anon | C["MAP_FIXED"], addr=spot)
-            first[0] = ord("A")
+        reserve = _raw.mmap(0, 4 * PAGE, C["PROT_NONE"], anon, -1, 0)
+        try:
+            spot = reserve + PAGE
+            first = _raw.mmap(spot, PAGE, RW, anon | C["MAP_FIXED"], -1, 0)
+            raw_write(first, b"A")
             vma = vma_for(spot)
             lesson.saw(f"reserved 4 pages PROT_NONE, placed a page at +{PAGE} with MAP_FIXED: "
                        f"{vma.line() if vma else 'no VMA'}")  # fmt: skip
-            lesson.check("MAP_FIXED maps exactly at the address asked", first.address == spot)
-            second = Mapping(PAGE, RW, anon | C["MAP_FIXED"], addr=spot)
+            lesson.check("MAP_FIXED maps exactly at the address asked", first == spot)
+            second = _raw.mmap(spot, PAGE, RW, anon | C["MAP_FIXED"], -1, 0)
+            byte = raw_read(second, 1)[0]
             lesson.saw(f"a second MAP_FIXED at the same address silently replaced it: "
-                       f"byte 0 is now {second[0]} (was {ord('A')})")  # fmt: skip
-            lesson.check("MAP_FIXED silently replaces what was there", second[0] == 0)
+                       f"byte 0 is now {byte} (was {ord('A')})")  # fmt: skip
+            lesson.check("MAP_FIXED silently replaces what was there", byte == 0)
             err = _raised(
-                OSError, lambda: Mapping(PAGE, RW, anon | C["MAP_FIXED_NOREPLACE"], addr=spot)
+                OSError, lambda: _raw.mmap(spot, PAGE, RW, anon | C["MAP_FIXED_NOREPLACE"], -1, 0)
             )
             lesson.saw(f"MAP_FIXED_NOREPLACE there instead: {err}")
             lesson.check("MAP_FIXED_NOREPLACE fails with EEXIST",
                          err is not None and err.errno == errno.EEXIST)  # fmt: skip
-            first._closed = second._closed = True  # the reservation's munmap covers them
+        finally:
+            _raw.munmap(reserve, 4 * PAGE)  # covers the pages placed inside it
         lesson.calls += calls
 
 
