@@ -6,8 +6,8 @@ the last reference goes.  Its state lives in ``rawmmap._core.Region``, a small
 C object (see ``_csrc/core.c``): it counts buffer exports (memoryviews,
 numpy arrays, a :class:`~rawmmap.SharedMutex`) in its buffer protocol, the way
 CPython's ``mmap`` does, and guarded accesses that run without the GIL;
-``close()``/``remap()`` raise ``BufferError`` while either is alive, and
-every access checks the state first.  Nothing ever touches an address after
+``close()``/``remap()`` raise ``BufferError`` while exports live, wait for
+copies in flight, and every access checks the state first.  Nothing ever touches an address after
 it was unmapped.  Indexing, slicing, ``read``, ``write``, ``bytes(m)`` and the
 atomics go through the fault guard (a SIGBUS/SIGSEGV becomes
 :class:`rawmmap.MappingFault` with ``.mapping`` and ``.offset``);
@@ -228,8 +228,8 @@ class Mapping(core.Region):
         """``mremap`` to ``new_length`` (``MREMAP_MAYMOVE`` unless ``may_move=False``).
 
         ``.address`` and ``.length`` follow; data up to the shorter length is
-        kept.  Raises ``BufferError`` while views exist or another thread is
-        copying (the memory may move under them) and the raw layer's
+        kept.  Raises ``BufferError`` while views exist (the memory may move
+        under them; copies in flight are waited for) and the raw layer's
         ``OSError`` (ENOMEM: cannot grow in place without moving).  Growing a
         ``MAP_SHARED|MAP_ANONYMOUS`` mapping leaves the new pages beyond its
         shared object: they SIGBUS.
@@ -256,8 +256,9 @@ class Mapping(core.Region):
         """``munmap`` the range (and close the fd if the Mapping opened it).  Idempotent.
 
         Raises ``BufferError`` while a view (or anything made from one, or a
-        SharedMutex) is alive, or while another thread is copying to or from
-        the mapping.  Two threads closing at once make one ``munmap``.
+        SharedMutex) is alive.  A guarded copy that another thread is doing
+        right now is waited for; later accesses raise ``ValueError``.  Two
+        threads closing at once make one ``munmap``.
         """
         if not self._exclusive("close"):
             return  # already closed

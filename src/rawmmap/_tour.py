@@ -533,6 +533,7 @@ def concurrent_writers(lesson: Lesson) -> None:
                    f"(owner_died={died}), repaired, called pthread_mutex_consistent")  # fmt: skip
         lesson.check("a robust mutex whose owner died is handed over with EOWNERDEAD, not a hang",
                      got and died)  # fmt: skip
+        mutex.close()  # it pins the mapping until closed
     atomic = _race(_atomic_increments, procs, count)
     lesson.saw(
         f"with atomic fetch-and-add (__atomic_fetch_add, lock-free): {atomic:,} of {expected:,}"

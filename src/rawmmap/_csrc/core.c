@@ -676,6 +676,22 @@ static int rm_size(const char *func, const char *name, PyObject *obj, Py_ssize_t
     return 0;
 }
 
+/* Any integer (negative too): the caller checks the range. */
+static int rm_ssize(const char *func, const char *name, PyObject *obj, Py_ssize_t *out)
+{
+    Py_ssize_t v;
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || !PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be an integer, got %.100s", func, name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    v = PyNumber_AsSsize_t(obj, PyExc_IndexError);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static PyObject *rm_new_bytes(const char *func, Py_ssize_t n, char **data)
 {
     PyObject *out = PyBytes_FromStringAndSize(NULL, n);
@@ -1023,9 +1039,9 @@ static PyObject *rm_guard_state(PyObject *mod, PyObject *unused)
  *   unmaps at once (tp_dealloc), garbage collector or not;
  * - guarded accesses that release the GIL are counted in `busy`;
  * - close() and remap() first take the range exclusively (_exclusive):
- *   refused with BufferError while exports or accesses are in flight; every
- *   access checks the state, so nothing touches the range after it is
- *   handed to munmap/mremap;
+ *   refused with BufferError while exports live; copies in flight are
+ *   waited for (new ones refused); every access checks the state, so
+ *   nothing touches the range after it is handed to munmap/mremap;
  * - copy, deepcopy and pickle are refused, as for mmap.mmap.
  * The mmap/munmap/mremap calls themselves stay in the raw layer (traced);
  * the Region adopts the result.
@@ -1298,8 +1314,8 @@ static PyObject *region_read(Region *r, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "Mapping.read(offset, n) takes exactly 2 arguments");
         return NULL;
     }
-    if (region_usable(r) < 0 || rm_size("Mapping.read", "offset", args[0], &off) < 0
-        || rm_size("Mapping.read", "n", args[1], &n) < 0 || region_span(r, "read", off, n) < 0)
+    if (region_usable(r) < 0 || rm_ssize("Mapping.read", "offset", args[0], &off) < 0
+        || rm_ssize("Mapping.read", "n", args[1], &n) < 0 || region_span(r, "read", off, n) < 0)
         return NULL;
     return region_read_span(r, off, n);
 }
@@ -1313,7 +1329,7 @@ static PyObject *region_write(Region *r, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "Mapping.write(offset, data) takes exactly 2 arguments");
         return NULL;
     }
-    if (region_usable(r) < 0 || rm_size("Mapping.write", "offset", args[0], &off) < 0
+    if (region_usable(r) < 0 || rm_ssize("Mapping.write", "offset", args[0], &off) < 0
         || rm_get_data("Mapping.write", "data", args[1], &view, 0) < 0)
         return NULL;
     rc = region_span(r, "write", off, view.len);
@@ -1350,10 +1366,10 @@ static PyObject *region_atomic(Region *r, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     func = rm_atomic_names[op];
-    if (region_usable(r) < 0 || rm_size(func, "offset", args[1], &off) < 0
+    if (region_usable(r) < 0 || rm_ssize(func, "offset", args[1], &off) < 0
         || rm_atomic_args(func, args[2], &size) < 0)
         return NULL;
-    if (off > r->length - size) {
+    if (off < 0 || off > r->length - size) {
         PyErr_Format(PyExc_ValueError,
                      "%s(): a %d-byte slot at offset %zd is outside the mapping [0, %zd)", func,
                      size, off, r->length);
@@ -1386,8 +1402,13 @@ static PyObject *region_adopt(Region *r, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* Take the range for close/remap: no export, no access in flight.  Returns
- * False if it is already closed (nothing to do). */
+/* Take the range for close/remap.  Refused with BufferError while buffer
+ * exports live (they may last forever).  Guarded copies in flight without
+ * the GIL are bounded: new ones are refused from now on (the state is
+ * checked first by every access) and this waits, GIL released, until the
+ * last one is done — so a closer racing a copying thread always makes
+ * progress and never unmaps under the copy.  Returns False if the range is
+ * already closed (nothing to do). */
 static PyObject *region_exclusive(Region *r, PyObject *what)
 {
     if (r->state == RS_CLOSED || r->state == RS_NEW)
@@ -1404,12 +1425,12 @@ static PyObject *region_exclusive(Region *r, PyObject *what)
                      what, r->exports);
         return NULL;
     }
-    if (r->busy > 0) {
-        PyErr_Format(PyExc_BufferError,
-                     "cannot %U a Mapping while another thread is copying to or from it", what);
-        return NULL;
-    }
     r->state = RS_EXCLUSIVE;
+    while (r->busy > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        usleep(50);
+        Py_END_ALLOW_THREADS
+    }
     Py_RETURN_TRUE;
 }
 
