@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import importlib.machinery
 import pathlib
+import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 
 import pytest
@@ -39,7 +41,7 @@ def test_constants_equal_what_c_prints(tmp_path: pathlib.Path) -> None:
 
     assert from_c == VALUES
     for name, value in from_c.items():
-        if not name.startswith(("SI_", "BUS_", "SEGV_", "ILL_", "FPE_", "TRAP_")):
+        if not name.startswith(("SI_", "BUS_", "SEGV_", "ILL_", "FPE_", "TRAP_", "KPF_")):
             assert getattr(rawmmap, name) == value
     # the names the issue insists on, all present on Linux
     for name in ("MAP_FIXED", "MAP_FIXED_NOREPLACE", "MAP_ANONYMOUS", "MAP_LOCKED",
@@ -75,15 +77,66 @@ def test_public_api_is_exactly_the_export_list() -> None:
     assert set(rawmmap.__all__) == names - {"annotations"}
 
 
-def test_built_wheel_contains_the_extension(tmp_path: pathlib.Path) -> None:
+def test_sdist_and_the_wheel_built_from_it(tmp_path: pathlib.Path) -> None:
+    # `python -m build` makes the sdist, then the wheel from the unpacked sdist: the sdist
+    # alone must be enough to build the extension
     root = pathlib.Path(__file__).parent.parent
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
-        check=True,
-        capture_output=True,
-    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "-o", str(tmp_path), str(root)],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip  (cwd: an in-tree build/ folder must not shadow the `build` package)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "no files found matching" not in output  # e.g. '*.h' under _csrc
+    assert "deprecated" not in output  # e.g. `project.license` as a TOML table
+    (sdist,) = tmp_path.glob("rawmmap-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+        pkg_info = tar.extractfile(f"{sdist.name[: -len('.tar.gz')]}/PKG-INFO")
+        assert pkg_info is not None
+        metadata = pkg_info.read().decode()
+    for needed in ("LICENSE", "README.md", "docs/design.md", "scripts/test-all-pythons",
+                   "src/rawmmap/_csrc/rawmmap.c", "src/rawmmap/_csrc/core.c",
+                   "src/rawmmap/_build.py", "setup.py"):  # fmt: skip
+        assert needed in names, needed
+    assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
     (wheel,) = tmp_path.glob("rawmmap-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    names = set(zipfile.ZipFile(wheel).namelist())
     assert any(n.startswith("rawmmap/_native") and n.endswith(".so") for n in names), names
-    assert "rawmmap/py.typed" in names
-    assert "rawmmap/_csrc/rawmmap.c" in names
+    assert any(n.startswith("rawmmap/_core") and n.endswith(".so") for n in names), names
+    assert {"rawmmap/py.typed", "rawmmap/_csrc/rawmmap.c", "rawmmap/_tour/past_eof.py"} <= names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+def test_public_classes_are_named_as_rawmmap_exports_them() -> None:
+    exported = [getattr(rawmmap, n) for n in rawmmap.__all__]
+    classes = [obj for obj in exported if isinstance(obj, type)]
+    assert rawmmap.MappingFault in classes and rawmmap.VMA in classes
+    assert [c for c in classes if c.__module__ != "rawmmap"] == []
+    proc = subprocess.run(
+        [sys.executable, "-c", "import rawmmap; rawmmap.read(0, 1)"], capture_output=True, text=True
+    )
+    assert "\nrawmmap.MappingFault: " in proc.stderr  # not rawmmap._errors.MappingFault
+
+
+def test_quick_start_commands_make_their_own_venv_and_ci_runs_the_second() -> None:
+    root = pathlib.Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    start = re.search(r"^#+ .*quick ?start.*$", readme, re.I | re.M)
+    assert start is not None
+    block = re.search(r"```sh\n(.*?)```", readme[start.end() :], re.S)
+    assert block is not None
+    first, second = block.group(1).strip().splitlines()
+    for command in (first, second):
+        # a distribution's Python refuses `pip install` outside a venv: each makes and uses one
+        assert command.startswith("python3 -m venv .venv && .venv/bin/pip install ")
+        outside = command.replace(".venv/bin/pip", "")
+        assert " pip " not in outside and "python3 -m pip" not in outside
+    assert first.endswith("&& .venv/bin/rawmmap tour")
+    assert second.endswith("&& .venv/bin/python -m pytest")
+    # .ci/run finds the same command in the README and runs it
+    ci = (root / ".ci" / "run").read_text()
+    finder = ci[ci.index("<<'PY'\n") + len("<<'PY'\n") : ci.index("\nPY\n")]
+    found = subprocess.run([sys.executable, "-c", finder], cwd=root, capture_output=True,
+                           text=True, check=True).stdout.strip()  # fmt: skip
+    assert found == second and 'bash -c "$cmd"' in ci

@@ -240,7 +240,7 @@ def test_map_fixed_replaces_and_noreplace_refuses(
             lambda: rawmmap.map_anonymous(PAGE, flags=MAP_PRIVATE | MAP_FIXED, addr=spot),
             lambda: rawmmap.map_file(0, PAGE, flags=rawmmap.MAP_SHARED | MAP_FIXED, addr=spot),
         ):
-            with pytest.raises(ValueError, match="MAP_FIXED_NOREPLACE.*rawmmap.mmap"):
+            with pytest.raises(ValueError, match=r"MAP_FIXED_NOREPLACE.*rawmmap\.mmap"):
                 make()
         assert rawmmap.read(spot, 1) == b"\0"  # nothing was replaced by the attempts
     finally:
@@ -351,8 +351,8 @@ def test_read_edge_inputs() -> None:
             ((m.address, -1), ValueError, "read(): n must be >= 0, got -1"),
             ((m.address, 2.0), TypeError, "read(): n must be an integer, got float"),
             (("x", 1), TypeError, "read(): addr must be an integer, got str"),
-            ((2**64, 1), ValueError, "read(): addr must be in 0..2**64-1, got 18446744073709551616"),
-            ((m.address, 2**62), MemoryError, "read(): cannot allocate 4611686018427387904 bytes"),
+            ((2**64, 1), ValueError, f"read(): addr must be in 0..2**64-1, got {2**64}"),
+            ((m.address, 2**62), MemoryError, f"read(): cannot allocate {2**62} bytes"),
         ]
         for args, exc, message in cases:
             with pytest.raises(exc) as info:

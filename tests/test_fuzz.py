@@ -40,7 +40,6 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     invariant,
-    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -357,7 +356,9 @@ class SafeAPI(RuleBasedStateMachine):
             stop = threading.Event()
             seen: list[str] = []
 
-            def copier(m: rawmmap.Mapping = m) -> None:
+            def copier(
+                m: rawmmap.Mapping = m, stop: threading.Event = stop, seen: list[str] = seen
+            ) -> None:
                 while not stop.is_set():
                     try:
                         m.write(0, payload)

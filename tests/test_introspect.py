@@ -80,3 +80,23 @@ def test_file_residency_and_status(tmp_path: pathlib.Path) -> None:
     assert vm["VmRSS"] > 0 and "VmLck" in vm
     assert bar([True, False, True, True], width=4) == "#.##"
     assert bar([True, False] * 40, width=40) == "+" * 40
+
+
+def test_vma_repr_shows_addresses_in_hex() -> None:
+    # shared anonymous memory is a VMA of its own (private rw-p ones may merge with neighbours)
+    with rawmmap.map_anonymous(P, flags=MAP_SHARED, prot=PROT_READ) as m:
+        vma = rawmmap.vma_for(m.address)
+        assert vma is not None
+        assert repr(vma).startswith(
+            f"VMA(start={m.address:#x}, end={m.address + P:#x}, perms='r--s', offset=0x0, "
+        )
+        assert eval(repr(vma), {"VMA": rawmmap.VMA}) == vma
+
+
+def test_fault_counts_and_residency_are_public_types(tmp_path: pathlib.Path) -> None:
+    with rawmmap.fault_counts() as counts:
+        pass
+    assert type(counts) is rawmmap.FaultCounts
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    assert type(rawmmap.file_residency(f)) is rawmmap.Residency

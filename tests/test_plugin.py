@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pathlib
+import re
+import subprocess
 import textwrap
 
 import pytest
@@ -19,7 +21,7 @@ def test_fixtures_work_with_no_conftest_and_clean_up(pytester: pytest.Pytester) 
     result = run(
         pytester,
         """
-        import os, signal, rawmmap, pytest
+        import os, pathlib, signal, rawmmap, pytest
 
         SEEN = {}
 
@@ -27,12 +29,13 @@ def test_fixtures_work_with_no_conftest_and_clean_up(pytester: pytest.Pytester) 
             return open("/proc/self/maps").read()
 
         def test_use_everything(page_size, anon_mapping, mapped_file, memfd, shared_anon,
-                                sigbus_mapping, guard_page_buffer):
+                                sigbus_mapping, guard_page_buffer, tmp_path):
             assert page_size == rawmmap.PAGESIZE
             a = anon_mapping(3 * page_size, flags=rawmmap.MAP_SHARED)
             a[0] = 1
             f = mapped_file(b"hello", size=page_size)
-            assert f[0:5] == b"hello" and len(f) == page_size and f.path.endswith("0")
+            assert f[0:5] == b"hello" and len(f) == page_size and f.path.name.endswith("0")
+            assert isinstance(f.path, pathlib.Path) and f.path.parent == tmp_path
             assert open(f.path, "rb").read(5) == b"hello"
             assert os.readlink(memfd.path).startswith("/memfd:rawmmap-test_use_everything")
             shared_anon[0] = 7
@@ -77,12 +80,20 @@ def test_sigbus_mapping_guarded_and_raw(pytester: pytest.Pytester) -> None:
             with pytest.raises(rawmmap.MappingFault):
                 m[page_size]
 
+        def test_what_survives_a_truncation_inside_a_page(sigbus_mapping, page_size):
+            n = page_size + 10
+            m = sigbus_mapping(3 * page_size, truncate_after=n)
+            assert m[0:n] == bytes([0xA5]) * n                      # the bytes before N: kept
+            assert m[n : 2 * page_size] == bytes(page_size - 10)  # the rest of N's page: zeros
+            with pytest.raises(rawmmap.MappingFault):
+                m[2 * page_size]                                  # pages wholly past N: SIGBUS
+
         @pytest.mark.isolated(expect_signal=signal.SIGBUS)
         def test_raw_access_dies(sigbus_mapping):
             sigbus_mapping().view()[0] = 1
         """,
     )
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_isolated_marker_reports(pytester: pytest.Pytester) -> None:
@@ -125,6 +136,68 @@ def test_isolated_marker_reports(pytester: pytest.Pytester) -> None:
     assert "assert (1 + 1) == 3" in out and "child says hi" in out
     assert "expected the isolated test to die of SIGSEGV, but it returned None" in out
     assert "did not finish within 0.5 s" in out
+
+
+def test_isolated_failures_show_the_child_and_nothing_of_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+        import pytest
+
+        @pytest.mark.isolated
+        def test_assertion():
+            x = 1
+            assert x + 1 == 3
+
+        @pytest.mark.isolated(timeout=0.3)
+        def test_hang():
+            import time
+            time.sleep(30)
+
+        class TestInAClass:
+            @pytest.mark.isolated
+            @pytest.mark.parametrize("n", [2])
+            def test_method_with_parameter_and_fixture(self, n, tmp_path):
+                assert n == 2 and tmp_path.is_dir()
+
+        @pytest.mark.isolated
+        def test_skip_in_the_child():
+            pytest.skip("needs a kernel feature")
+        """,
+    )
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    out = result.stdout.str()
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"_+ test_assertion _+", line))
+    end = next(i for i, line in enumerate(lines) if re.fullmatch(r"_+ test_hang _+", line))
+    assert lines[start + 1 : end] == [  # 6 lines, where there were 66
+        "AssertionError: assert (1 + 1) == 3",
+        "",
+        "in the isolated child process:",
+        "Traceback (most recent call last):",
+        f'  File "{pytester.path / "test_user.py"}", line 6, in test_assertion',
+        "    assert x + 1 == 3",
+    ]
+    assert lines[end + 1] == (
+        "the isolated test did not finish within 0.3 s; its process was killed with SIGKILL"
+    )
+    for plugin_detail in ("_pytest_plugin.py", "pyfuncitem", "_isolate.py", "pickle",
+                          "Traceback in"):  # fmt: skip
+        assert plugin_detail not in out
+    assert "FAILED test_user.py::test_assertion - Failed: AssertionError: assert" in out
+
+
+def test_plugin_uses_no_private_pytest_attribute() -> None:
+    import ast
+
+    import rawmmap._pytest_plugin as plugin
+
+    tree = ast.parse(pathlib.Path(plugin.__file__).read_text())
+    private = [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+               and node.attr.startswith("_") and not node.attr.startswith("__")]  # fmt: skip
+    assert private == []
 
 
 def test_guard_page_catches_an_off_by_one_that_bytearray_hides(
@@ -217,3 +290,16 @@ def test_importing_the_plugin_has_no_side_effects() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_readme_example_as_written(pytester: pytest.Pytester) -> None:
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Using rawmmap in your tests") :]
+    c_source = re.search(r"```c\n(.*?)```", section, re.S)
+    python_source = re.search(r"```python\n(.*?)```", section, re.S)
+    build = re.search(r"built with `(gcc [^`]*)`", section)
+    assert c_source and python_source and build
+    (pytester.path / "buggy.c").write_text(c_source.group(1))
+    subprocess.run(build.group(1).split(), cwd=pytester.path, check=True)
+    result = run(pytester, python_source.group(1))
+    result.assert_outcomes(passed=2)

@@ -276,7 +276,7 @@ def test_map_fixed_places_exactly_and_noreplace_refuses() -> None:
         (lambda: rawmmap.ftruncate("3", 0), TypeError, "fd must be an integer"),
         (lambda: rawmmap.ftruncate(0, 2**63), ValueError, "length must fit in an off_t"),
         (lambda: rawmmap.mremap(0, -1, 1, 0), ValueError, "old_size must be >= 0"),
-        (lambda: rawmmap.memfd_create(3), TypeError, "name must be str or bytes"),
+        (lambda: rawmmap.memfd_create(3.0), TypeError, "name must be str, bytes or an int"),
         (lambda: rawmmap.memfd_create("a\0b"), ValueError, "NUL"),
         (lambda: rawmmap.memfd_create("a", -1), ValueError, "flags must be >= 0"),
     ],

@@ -2,8 +2,9 @@
 
 The public API is exactly what this module re-exports (see ``__all__``); the
 header constants (``PROT_*``, ``MAP_*``, ``MS_*``, ``MADV_*``, ``MREMAP_*``,
-``MFD_*``) are added from the compiled module, each only if the build
-machine's headers define it.
+``MFD_*``, ``MLOCK_*``, ``MCL_*``, ``PKEY_*``) are added from the compiled module,
+each only if the build machine's headers define it, and each raw call only if
+its C library has it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ._constants import Mremap as Mremap
 from ._constants import Prot as Prot
 from ._errors import MappingFault as MappingFault
 from ._introspect import VMA as VMA
+from ._introspect import FaultCounts as FaultCounts
+from ._introspect import Residency as Residency
 from ._introspect import fault_counts as fault_counts
 from ._introspect import file_residency as file_residency
 from ._introspect import vma_for as vma_for
@@ -37,26 +40,42 @@ from ._mapping import Mapping as Mapping
 from ._mapping import map_anonymous as map_anonymous
 from ._mapping import map_file as map_file
 from ._mutex import SharedMutex as SharedMutex
+from ._pages import PageInfo as PageInfo
+from ._pages import clear_soft_dirty as clear_soft_dirty
+from ._pages import pages as pages
+from ._raw import UNAVAILABLE as _UNAVAILABLE
 from ._raw import ftruncate as ftruncate
 from ._raw import madvise as madvise
 from ._raw import memfd_create as memfd_create
 from ._raw import mincore as mincore
 from ._raw import mlock as mlock
+from ._raw import mlock2 as mlock2
+from ._raw import mlockall as mlockall
 from ._raw import mmap as mmap
 from ._raw import mprotect as mprotect
 from ._raw import mremap as mremap
 from ._raw import msync as msync
 from ._raw import munlock as munlock
+from ._raw import munlockall as munlockall
 from ._raw import munmap as munmap
 from ._raw import page_size as page_size
+from ._raw import pkey_alloc as pkey_alloc
+from ._raw import pkey_free as pkey_free
+from ._raw import pkey_get as pkey_get
+from ._raw import pkey_mprotect as pkey_mprotect
+from ._raw import pkey_set as pkey_set
+from ._raw import process_madvise as process_madvise
 from ._trace import trace as trace
+
+for _name in _UNAVAILABLE:  # a raw call the C library lacks is left out, as a constant is
+    del globals()[_name]
 
 __version__ = "0.1.0"
 
 #: The page size of this machine, as ``sysconf(_SC_PAGESIZE)`` reports it.
 PAGESIZE: int = page_size()
 
-_CONSTANT_PREFIXES = ("PROT_", "MAP_", "MS_", "MADV_", "MREMAP_", "MFD_")
+_CONSTANT_PREFIXES = ("PROT_", "MAP_", "MS_", "MADV_", "MREMAP_", "MFD_", "MLOCK_", "MCL_", "PKEY_")
 _header_constants = {n: v for n, v in _VALUES.items() if n.startswith(_CONSTANT_PREFIXES)}
 globals().update(_header_constants)
 
@@ -66,12 +85,16 @@ def __getattr__(name: str) -> int:
     # that the header constants are ints, and says why one is missing.
     if name.startswith(_CONSTANT_PREFIXES):
         raise AttributeError(f"rawmmap has no {name}: the headers rawmmap was built with lack it")
+    if name in _UNAVAILABLE:
+        raise AttributeError(f"rawmmap has no {name}: the C library it was built with lacks it")
     raise AttributeError(f"module 'rawmmap' has no attribute {name!r}")
 
 
 __all__ = [
     "MFD",
     "VMA",
+    "FaultCounts",
+    "Residency",
     "SharedMutex",
     "atomic_add",
     "atomic_compare_exchange",
@@ -108,9 +131,30 @@ __all__ = [
     "munlock",
     "munmap",
     "page_size",
+    "pages",
+    "PageInfo",
+    "clear_soft_dirty",
     "read",
     "read_into",
     "touch",
     "write",
+    "mlock2",
+    "mlockall",
+    "munlockall",
+    "pkey_alloc",
+    "pkey_free",
+    "pkey_get",
+    "pkey_mprotect",
+    "pkey_set",
+    "process_madvise",
     *sorted(_header_constants),
 ]
+__all__ = [n for n in __all__ if n not in _UNAVAILABLE]
+
+# Public classes say where to find them: tracebacks and reprs read
+# ``rawmmap.MappingFault``, not ``rawmmap._errors.MappingFault``.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith("rawmmap."):
+        _obj.__module__ = "rawmmap"
+del _name, _obj

@@ -27,11 +27,15 @@ import os
 import signal
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _core as core
-from ._errors import MappingFault, explain_fault
+from . import _core
+
+core = _core
 from ._native import ffi, lib
+
+if TYPE_CHECKING:
+    from ._errors import MappingFault
 
 __all__ = ["GuardToken", "core", "ffi", "lib"]
 
@@ -74,6 +78,9 @@ def _claim(signum: int) -> GuardToken:
 
 
 def _fault(signo: int, si_code: int, address: int, pkey: int) -> MappingFault:
+    # imported here: _errors needs _constants, which needs this module's lib
+    from ._errors import MappingFault, explain_fault
+
     fault = MappingFault(signo, si_code, address)
     fault.explanation = explain_fault(signo, fault.code)
     if pkey >= 0:
@@ -82,7 +89,7 @@ def _fault(signo: int, si_code: int, address: int, pkey: int) -> MappingFault:
 
 
 main_thread = threading.main_thread().ident
-core.configure(
+_core.configure(
     fault_factory=_fault,
     claim=_claim,
     fh_is_enabled=faulthandler.is_enabled,

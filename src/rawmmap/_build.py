@@ -106,6 +106,17 @@ CONSTANTS: dict[str, tuple[str, ...]] = {
         "MADV_GUARD_REMOVE",
     ),
     "MREMAP": ("MREMAP_MAYMOVE", "MREMAP_FIXED", "MREMAP_DONTUNMAP"),
+    # -- issue 15: mlock2, mlockall, protection keys (family.c) --
+    "MLOCK": ("MLOCK_ONFAULT",),
+    "MCL": ("MCL_CURRENT", "MCL_FUTURE", "MCL_ONFAULT"),
+    "PKEY": (
+        "PKEY_UNRESTRICTED",
+        "PKEY_DISABLE_ACCESS",
+        "PKEY_DISABLE_WRITE",
+        "PKEY_DISABLE_EXECUTE",
+        "PKEY_DISABLE_READ",
+        "PKEY_ACCESS_MASK",
+    ),
     "MFD": (
         "MFD_CLOEXEC",
         "MFD_ALLOW_SEALING",
@@ -126,6 +137,36 @@ CONSTANTS: dict[str, tuple[str, ...]] = {
         "MFD_HUGE_1GB",
         "MFD_HUGE_2GB",
         "MFD_HUGE_16GB",
+    ),
+    # /proc/kpageflags bit numbers (<linux/kernel-page-flags.h>), to name a page's flags.
+    "KPF": (
+        "KPF_LOCKED",
+        "KPF_ERROR",
+        "KPF_REFERENCED",
+        "KPF_UPTODATE",
+        "KPF_DIRTY",
+        "KPF_LRU",
+        "KPF_ACTIVE",
+        "KPF_SLAB",
+        "KPF_WRITEBACK",
+        "KPF_RECLAIM",
+        "KPF_BUDDY",
+        "KPF_MMAP",
+        "KPF_ANON",
+        "KPF_SWAPCACHE",
+        "KPF_SWAPBACKED",
+        "KPF_COMPOUND_HEAD",
+        "KPF_COMPOUND_TAIL",
+        "KPF_HUGE",
+        "KPF_UNEVICTABLE",
+        "KPF_HWPOISON",
+        "KPF_NOPAGE",
+        "KPF_KSM",
+        "KPF_THP",
+        "KPF_OFFLINE",
+        "KPF_ZERO_PAGE",
+        "KPF_IDLE",
+        "KPF_PGTABLE",
     ),
     # si_code values, to name the cause of a SIGBUS/SIGSEGV (and friends).
     "SI": (
@@ -195,6 +236,9 @@ INCLUDES = r"""
 #  if __has_include(<linux/memfd.h>)
 #    include <linux/memfd.h>
 #  endif
+#  if __has_include(<linux/kernel-page-flags.h>)
+#    include <linux/kernel-page-flags.h>
+#  endif
 #endif
 """
 
@@ -216,6 +260,30 @@ long rawmmap_page_size(void);
 """
 
 
+# -- issue 15: more of the family (_csrc/family.c) ---------------------------
+# RAWMMAP_LIBC_HAS_<NAME> is 1 where the C library has the function; where it
+# is 0 the wrapper fails with ENOSYS and Python leaves the call out.
+FAMILY_HELPERS = r"""
+struct iovec { void *iov_base; size_t iov_len; ...; };
+#define RAWMMAP_LIBC_HAS_MLOCK2 ...
+#define RAWMMAP_LIBC_HAS_PKEYS ...
+#define RAWMMAP_LIBC_HAS_PROCESS_MADVISE ...
+int rawmmap_mlock2(uintptr_t addr, size_t length, unsigned int flags);
+int rawmmap_mlockall(int flags);
+int rawmmap_munlockall(void);
+int rawmmap_mincore_at(uintptr_t addr, size_t length, uintptr_t vec);
+int rawmmap_memfd_create_at(uintptr_t name, unsigned int flags);
+int rawmmap_pkey_alloc(unsigned int flags, unsigned int access_rights);
+int rawmmap_pkey_free(int pkey);
+int rawmmap_pkey_mprotect(uintptr_t addr, size_t length, int prot, int pkey);
+int rawmmap_pkey_get(int pkey);
+int rawmmap_pkey_set(int pkey, unsigned int access_rights);
+int64_t rawmmap_process_madvise(int pidfd, const struct iovec *iov, size_t count, int advice,
+                                unsigned int flags);
+"""
+FAMILY_SOURCE = "_csrc/family.c"
+
+
 def _constant_guards() -> str:
     """C that gives every listed name a value and a RAWMMAP_HAS_<NAME> flag."""
     out = []
@@ -233,7 +301,7 @@ def _constant_cdef() -> str:
     )
 
 
-CDEF = _constant_cdef() + "\n" + HELPERS
+CDEF = _constant_cdef() + "\n" + HELPERS + FAMILY_HELPERS
 
 ffi = FFI()
 ffi.cdef(CDEF)
@@ -242,7 +310,8 @@ ffi.set_source(
     INCLUDES
     + _constant_guards()
     + "\n"
-    + (HERE / "_csrc" / "rawmmap.c").read_text(encoding="utf-8"),
+    + (HERE / "_csrc" / "rawmmap.c").read_text(encoding="utf-8")
+    + (HERE / FAMILY_SOURCE).read_text(encoding="utf-8"),
     extra_compile_args=["-O2", "-Wall"],
 )
 

@@ -8,13 +8,17 @@ colour off.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import stat
 import sys
 from typing import Any, TextIO
 
-from ._introspect import bar, file_residency, vmas
-from ._tour import Lesson, demo_names, run_demo
+from . import __version__
+from ._constants import errno_name
+from ._introspect import VMA, bar, file_residency, vmas
+from ._tour import Lesson, demo_names, find, lesson_module, run_demo, source
 
 
 class _Style:
@@ -37,22 +41,38 @@ def _print_lesson(number: int, lesson: Lesson, style: _Style, out: TextIO) -> No
         print(f"  • {seen}", file=out)
     print(f"{style('Why:', '1')} {lesson.why}", file=out)
     print(f"{style('Read:', '1')} {', '.join(lesson.man)}", file=out)
-    for claim, ok in lesson.checks:
-        mark = style("✔", "32") if ok else style("✘ DIFFERED:", "31")
-        print(f"  {mark} {claim}", file=out)
+    for check in lesson.checks:
+        if check.ok is None:
+            print(f"  {style('– not applicable here:', '33')} {check.claim}", file=out)
+            print(f"      {check.reason}", file=out)
+            continue
+        mark = style("✔", "32") if check.ok else style("✘ DIFFERED:", "31")
+        print(f"  {mark} {check.claim}", file=out)
     print(file=out)
 
 
 def _run_lessons(names: list[str], args: argparse.Namespace, style: _Style) -> int:
-    lessons = []
+    lessons, numbered = [], []
     for i, name in enumerate(names, 1):
         number = demo_names().index(name) + 1 if len(names) == 1 else i
         lesson = run_demo(name)
         lessons.append(lesson)
+        numbered.append((number, lesson))
         if not args.json:
             _print_lesson(number, lesson, style, sys.stdout)
             sys.stdout.flush()
     failed = [lesson.name for lesson in lessons if not lesson.ok]
+    if args.html:  # the page is written whatever the lessons found: it shows that too
+        from ._html import write_html
+
+        try:
+            write_html(args.html, numbered, title="The rawmmap tour" if len(names) > 1
+                       else "A rawmmap lesson")  # fmt: skip
+        except OSError as exc:
+            print(f"rawmmap: cannot write {args.html}: {exc.strerror}", file=sys.stderr)
+            return 1
+        sys.stdout.flush()
+        print(f"rawmmap: wrote {args.html}", file=sys.stderr)
     if args.json:
         json.dump(
             {"lessons": [x.as_dict() for x in lessons], "ok": not failed}, sys.stdout, indent=1
@@ -65,6 +85,10 @@ def _run_lessons(names: list[str], args: argparse.Namespace, style: _Style) -> i
         print(style(f"All {len(lessons)} lessons behaved as taught.", "32;1"))
     else:
         print(style("The lesson behaved as taught.", "32;1"))
+    not_shown = sum(c.ok is None for lesson in lessons for c in lesson.checks)
+    if not_shown and not args.json:
+        print(f"({not_shown} claim{'s' * (not_shown > 1)} could not be shown on this machine: "
+              "see “not applicable here” above.)")  # fmt: skip
     return 1 if failed else 0
 
 
@@ -73,25 +97,34 @@ def _cmd_tour(args: argparse.Namespace, style: _Style) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, style: _Style) -> int:
-    if args.list or not args.name:
-        if args.json:
-            json.dump(demo_names(), sys.stdout)
-            print()
-        else:
-            for i, name in enumerate(demo_names(), 1):
-                print(f"{i:2}. {name}")
-        return 0
-    if args.name not in demo_names():
+    name = find(args.name) if args.name else None
+    if args.name and name is None:
         print(f"rawmmap demo: no demo {args.name!r}; see `rawmmap demo --list`", file=sys.stderr)
         return 2
-    return _run_lessons([args.name], args, style)
+    if args.list or name is None:
+        names = [name] if name else demo_names()
+        if args.json:
+            json.dump(names, sys.stdout)
+            print()
+        else:
+            for n in names:
+                number = demo_names().index(n) + 1
+                print(f"{number:2}. {n:28} {lesson_module(n).TITLE}")
+        return 0
+    if args.source:
+        print(source(name), end="")
+        return 0
+    return _run_lessons([name], args, style)
 
 
 def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
     try:
         areas = vmas(args.pid)
+    except FileNotFoundError:
+        print(f"rawmmap maps: no process {args.pid}", file=sys.stderr)
+        return 1
     except OSError as exc:
-        print(f"rawmmap maps: {exc}", file=sys.stderr)
+        print(f"rawmmap maps: cannot read /proc/{args.pid}/maps: {exc.strerror}", file=sys.stderr)
         return 1
     if args.json:
         json.dump([{"start": v.start, "end": v.end, "size": v.size, "perms": v.perms,
@@ -107,6 +140,17 @@ def _cmd_maps(args: argparse.Namespace, style: _Style) -> int:
     return 0
 
 
+def _residency_error(path: str, exc: OSError) -> str:
+    """What went wrong with one file, in words (the errno stays in ``--json``)."""
+    if exc.errno == errno.ENODEV:  # mmap(2): this kind of file cannot be mapped
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            is_dir = False
+        return "is a directory" if is_dir else "cannot be mapped (not a regular file)"
+    return exc.strerror or str(exc)
+
+
 def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
     results: list[dict[str, Any]] = []
     status = 0
@@ -114,13 +158,21 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
         try:
             r = file_residency(path)
         except OSError as exc:
-            print(f"rawmmap residency: {path}: {exc}", file=sys.stderr)
+            error = _residency_error(path, exc)
+            code = errno_name(exc.errno or 0)
+            results.append({"path": path, "error": error, "errno": code})
+            if not args.json:
+                print(f"rawmmap residency: {path}: {error}", file=sys.stderr)
             status = 1
             continue
         results.append({"path": r.path, "size": r.size, "resident": r.resident,
                         "total": r.total, "pages": [int(p) for p in r.pages]})  # fmt: skip
-        if not args.json:
-            percent = 100 * r.resident / r.total if r.total else 100.0
+        if args.json:
+            continue
+        if r.total == 0:
+            print(f"empty file: no pages  {r.path}")
+        else:
+            percent = 100 * r.resident / r.total
             print(
                 f"[{bar(r.pages)}] {r.resident}/{r.total} pages resident ({percent:.0f}%)  {r.path}"
             )
@@ -130,28 +182,124 @@ def _cmd_residency(args: argparse.Namespace, style: _Style) -> int:
     return status
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
+    """``rawmmap pages [PID] [ADDR[-END] | --mapping PATH]``: each page's state from pagemap."""
+    from ._pages import STATES, pages, text_row
+
+    pid, span = None, None
+    for word in args.target:
+        if "-" in word or word.lower().startswith("0x"):
+            try:
+                lo, _, hi = word.partition("-")
+                span = (int(lo, 16), int(hi, 16) if hi else int(lo, 16) + 1)
+            except ValueError:
+                print(f"rawmmap pages: bad address range {word!r} (hex: ADDR or START-END)",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+        elif word.isdigit() and pid is None:
+            pid = int(word)
+        else:
+            print(f"rawmmap pages: {word!r} is neither a PID nor a hex 0xADDR[-END]",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    try:
+        chosen = [v for v in vmas(pid) if args.mapping in (None, v.path, os.path.basename(v.path))]
+        spans: list[tuple[VMA | None, int, int]] = [(v, v.start, v.end) for v in chosen]
+        if span is not None:
+            spans = [(v, max(lo, span[0]), min(hi, span[1])) for v, lo, hi in spans
+                     if lo < span[1] and span[0] < hi]  # fmt: skip
+            if not spans and args.mapping is None:  # nothing mapped there: pagemap still answers
+                spans = [(None, *span)]
+        if not spans:
+            print(f"rawmmap pages: no mapping {args.mapping!r} in process "
+                  f"{pid or os.getpid()}", file=sys.stderr)  # fmt: skip
+            return 1
+        ranges = [(v, lo, hi, pages(lo, hi - lo, pid)) for v, lo, hi in spans]
+    except (OSError, ValueError) as exc:
+        print(f"rawmmap pages: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump({"pid": pid or os.getpid(), "ranges": [
+            {"start": lo, "end": hi, "perms": v.perms if v else None, "path": v.path if v else None,
+             "pages": [p.as_dict() for p in infos]} for v, lo, hi, infos in ranges
+        ]}, sys.stdout, indent=1)  # fmt: skip
+        print()
+        return 0
+    legend = "  ".join(f"{char} {state}" for state, (char, _) in STATES.items())
+    print(style(f"one character per page: {legend}", "2"))
+    for v, lo, hi, infos in ranges:
+        what = f"{v.perms} {v.kind}" if v else "not mapped"
+        counts = ", ".join(f"{n} {state}" for state in STATES
+                           if (n := sum(p.state == state for p in infos)))  # fmt: skip
+        print(style(f"{lo:016x}-{hi:016x} {what}: {len(infos)} pages ({counts})", "1"))
+        if len(infos) <= 64 and span is not None:
+            for p in infos:
+                pfn = "-" if p.pfn is None else f"{p.pfn:#x}"
+                print(f"  {p.address:016x} {STATES[p.state][0]} {p.state:8} pfn {pfn:>10}"
+                      f"{'  soft-dirty' if p.soft_dirty else ''}  {p.flags}".rstrip())  # fmt: skip
+            continue
+        row = text_row(infos)
+        for i in range(0, len(row), 64):
+            print(f"  {row[i : i + 64]}")
+    return 0
+
+
+def _pid(text: str) -> int:
+    try:
+        pid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a process id is a number, got {text!r}") from None
+    if pid <= 0:
+        raise argparse.ArgumentTypeError(f"a process id is > 0, got {pid}")
+    return pid
+
+
+def _options(top: bool) -> argparse.ArgumentParser:
+    """--json and --no-color, accepted before and after the command.
+
+    Only the top level has defaults: a subcommand's default would overwrite a
+    value given before the command (``rawmmap --json residency F``).
+    """
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    default: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    common.add_argument("--json", action="store_true", help="machine-readable output", **default)
+    common.add_argument("--no-color", action="store_true", help="no ANSI colours", **default)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _options(top=False)
     parser = argparse.ArgumentParser(
         prog="rawmmap",
         description="See what the kernel does with a memory mapping: lessons, maps, residency.",
-        parents=[common],
+        parents=[_options(top=True)],
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     tour = sub.add_parser("tour", parents=[common], help="run every lesson, each checked")
+    tour.add_argument("--html", metavar="FILE", help="also write one self-contained HTML page")
     tour.set_defaults(func=_cmd_tour)
     demo = sub.add_parser("demo", parents=[common], help="run one lesson (--list to list them)")
-    demo.add_argument("name", nargs="?", help="the lesson's name")
-    demo.add_argument("--list", action="store_true", help="list the lessons")
+    demo.add_argument("name", nargs="?", help="the lesson's name or number")
+    demo.add_argument("--list", action="store_true", help="list the lessons (or the one named)")
+    demo.add_argument("--source", action="store_true", help="print the lesson's source code")
+    demo.add_argument("--html", metavar="FILE", help="also write the lesson as an HTML page")
     demo.set_defaults(func=_cmd_demo)
     maps = sub.add_parser("maps", parents=[common], help="a process's mappings, like pmap")
-    maps.add_argument("pid", nargs="?", type=int, help="process id (default: this process)")
+    maps.add_argument("pid", nargs="?", type=_pid, help="process id (default: this process)")
     maps.set_defaults(func=_cmd_maps)
     res = sub.add_parser("residency", parents=[common], help="page-cache residency, like vmtouch")
     res.add_argument("files", nargs="+", help="files to inspect")
     res.set_defaults(func=_cmd_residency)
+    pg = sub.add_parser("pages", parents=[common], help="every page's state, from pagemap")
+    pg.add_argument(
+        "target",
+        nargs="*",
+        metavar="PID | 0xADDR[-END]",
+        help="process id (default: this one); hex address or range (default: all)",
+    )
+    pg.add_argument("--mapping", metavar="PATH", help="only the VMAs of PATH (or its name)")
+    pg.set_defaults(func=_cmd_pages)
     return parser
 
 

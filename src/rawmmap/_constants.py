@@ -14,9 +14,10 @@ of flag names is strace's (its ``xlat`` tables), which is not numeric.
 from __future__ import annotations
 
 import enum
+import errno as _errno
 from typing import Any, cast
 
-from ._native import lib
+from ._bindings import lib
 
 _HAS = "RAWMMAP_HAS_"
 
@@ -192,6 +193,38 @@ def format_mfd_flags(flags: int) -> str:
     return f"{_flags(flags, _MFD_ORDER, 'MFD')}|{size}" if flags else size
 
 
+# mlock2, mlockall and pkey_alloc's flags, in strace's table order (issue 15)
+_MLOCK_ORDER = ("MLOCK_ONFAULT",)
+_MCL_ORDER = ("MCL_CURRENT", "MCL_FUTURE", "MCL_ONFAULT")
+_PKEY_ORDER = ("PKEY_DISABLE_ACCESS", "PKEY_DISABLE_WRITE", "PKEY_DISABLE_EXECUTE",
+               "PKEY_DISABLE_READ")  # fmt: skip
+
+
+def format_mlock2_flags(flags: int) -> str:
+    """``MLOCK_ONFAULT`` as strace prints mlock2's flags (``0`` for none)."""
+    return _flags(flags, _MLOCK_ORDER, "MLOCK")
+
+
+def format_mcl_flags(flags: int) -> str:
+    """``MCL_CURRENT|MCL_FUTURE`` as strace prints mlockall's flags."""
+    return _flags(flags, _MCL_ORDER, "MCL")
+
+
+def format_pkey_rights(rights: int) -> str:
+    """``PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE`` as strace prints access rights (``0``: none).
+
+    Only names the headers define are used: strace also names bits of other
+    architectures (``PKEY_DISABLE_EXECUTE`` on x86), which stay hex here.
+    """
+    return _flags(rights, _PKEY_ORDER, "PKEY")
+
+
+def format_hex(value: int) -> str:
+    """An unsigned flags argument that strace prints as a number: ``0`` or ``0x1``."""
+    value &= _U32
+    return "0" if value == 0 else f"{value:#x}"
+
+
 _MADV_NAMES: dict[int, str] = {}
 for _name, _value in _family("MADV_").items():
     _MADV_NAMES.setdefault(_value, _name)
@@ -201,6 +234,15 @@ def format_madvise(advice: int) -> str:
     """``MADV_DONTNEED``, or ``0x3e7 /* MADV_??? */`` for a value with no name."""
     name = _MADV_NAMES.get(advice)
     return name if name is not None else f"{advice & _U32:#x} /* MADV_??? */"
+
+
+#: errno values with two names: the one strace prints (Python's errorcode picks the other)
+_ERRNO_AS_STRACE = {_errno.EOPNOTSUPP: "EOPNOTSUPP", _errno.EDEADLK: "EDEADLK"}
+
+
+def errno_name(err: int) -> str:
+    """The errno's name as strace prints it (``EOPNOTSUPP``, not ``ENOTSUP``), or its number."""
+    return _ERRNO_AS_STRACE.get(err) or _errno.errorcode.get(err, str(err))
 
 
 def format_addr(addr: int) -> str:

@@ -23,7 +23,7 @@ __all__ = [
 _PAGE = _raw.page_size()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class VMA:
     """One line of ``/proc/PID/maps``: a virtual memory area."""
 
@@ -39,6 +39,12 @@ class VMA:
     def size(self) -> int:
         """Length in bytes."""
         return self.end - self.start
+
+    def __repr__(self) -> str:  # addresses and offset in hex, as /proc/PID/maps and pmap
+        return (
+            f"VMA(start={self.start:#x}, end={self.end:#x}, perms={self.perms!r}, "
+            f"offset={self.offset:#x}, dev={self.dev!r}, inode={self.inode}, path={self.path!r})"
+        )
 
     def __contains__(self, address: object) -> bool:
         return isinstance(address, int) and self.start <= address < self.end

@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._constants import si_code_name
 from ._bindings import core
+from ._constants import si_code_name
 
 __all__ = ["ChildTraceback", "Outcome", "run_isolated"]
 

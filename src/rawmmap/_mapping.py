@@ -21,11 +21,15 @@ from __future__ import annotations
 import operator
 import os
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from . import _raw
 from ._bindings import core
 from ._constants import VALUES, format_addr, format_map_flags, format_prot
 from ._errors import MappingFault
+
+if TYPE_CHECKING:
+    from ._pages import PageInfo
 
 __all__ = ["Mapping", "map_anonymous", "map_file"]
 
@@ -203,10 +207,17 @@ class Mapping(core.Region):
         start = offset - offset % _PAGE
         _raw.msync(self.address + start, length + (offset - start), flags)
 
-    def protect(self, prot: int) -> None:
-        """``mprotect`` the whole mapping to ``prot``; ``.prot`` follows."""
+    def protect(self, prot: int, pkey: int | None = None) -> None:
+        """``mprotect`` the whole mapping to ``prot``; ``.prot`` follows.
+
+        With ``pkey``, ``pkey_mprotect(addr, length, prot, pkey)`` tags the
+        pages with a protection key as well (pkeys(7)).
+        """
         self._check_open()
-        _raw.mprotect(self.address, self.length, prot)
+        if pkey is None:
+            _raw.mprotect(self.address, self.length, prot)
+        else:
+            _raw.pkey_mprotect(self.address, self.length, prot, pkey)
         self._set_prot(int(prot))
 
     def advise(self, advice: int) -> None:
@@ -214,10 +225,17 @@ class Mapping(core.Region):
         self._check_open()
         _raw.madvise(self.address, self.length, advice)
 
-    def lock(self) -> None:
-        """``mlock`` the whole mapping (fault every page in and keep it resident)."""
+    def lock(self, onfault: bool = False) -> None:
+        """``mlock`` the whole mapping (fault every page in and keep it resident).
+
+        ``onfault=True`` is ``mlock2(..., MLOCK_ONFAULT)``: pages are locked as
+        they are first touched, nothing is faulted in now (mlock2(2)).
+        """
         self._check_open()
-        _raw.mlock(self.address, self.length)
+        if onfault:
+            _raw.mlock2(self.address, self.length, VALUES["MLOCK_ONFAULT"])
+        else:
+            _raw.mlock(self.address, self.length)
 
     def unlock(self) -> None:
         """``munlock`` the whole mapping."""
@@ -244,6 +262,19 @@ class Mapping(core.Region):
             length = int(new_length)
         finally:
             self._release(address, length, False)
+
+    def pages(self) -> list[PageInfo]:
+        """Every page's state from ``/proc/self/pagemap`` (see :func:`rawmmap.pages`)."""
+        self._check_open()
+        from ._pages import pages
+
+        return pages(self.address, self.length)
+
+    def _repr_html_(self) -> str:
+        """The page grid, for Jupyter (an SVG of :meth:`pages`)."""
+        from ._svg import mapping_html
+
+        return mapping_html(self)
 
     def residency(self) -> list[bool]:
         """``mincore``: one bool per page, True where the page is resident."""

@@ -14,16 +14,19 @@ test body in a forked child (``rawmmap.run_isolated``).
 
 from __future__ import annotations
 
+import inspect
 import os
 import pathlib
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from ._bindings import core
 from ._constants import VALUES
 from ._mapping import Mapping, map_anonymous, map_file
 from ._raw import memfd_create, mprotect
@@ -103,7 +106,8 @@ def mapped_file(tmp_path: pathlib.Path) -> Iterator[Callable[..., Mapping]]:
     ``mapped_file(content=b"...", length=None, prot=RW, flags=MAP_SHARED,
     size=None) -> Mapping``; ``size`` sets the file's size after writing
     ``content`` (ftruncate); ``length`` is the mapping's (default: the file's
-    size, one page if empty).  The Mapping's ``.path`` is the file.
+    size, one page if empty).  The Mapping's ``.path`` is the file, a
+    ``pathlib.Path`` inside ``tmp_path``.
     """
     owned = _Owned()
     counter = iter(range(1_000_000))
@@ -121,10 +125,15 @@ def mapped_file(tmp_path: pathlib.Path) -> Iterator[Callable[..., Mapping]]:
             os.truncate(path, size)
         m = map_file(path, length, prot=prot, flags=flags)
         owned.mappings.append(m)
+        m.path = path  # type: ignore[assignment]  # a Path, as tmp_path is (Mapping says str)
         return m
 
     yield make
     owned.close()
+
+
+#: What ``sigbus_mapping(..., truncate_after=N)`` fills the file with before truncating it.
+SIGBUS_FILL = 0xA5
 
 
 @pytest.fixture
@@ -133,9 +142,11 @@ def sigbus_mapping(mapped_file: Callable[..., Mapping], page_size: int) -> Calla
 
     ``sigbus_mapping(length=page_size, truncate_after=None)``: with
     ``truncate_after=None`` the backing file is empty, so every page faults;
-    with ``truncate_after=N`` the file first holds ``length`` bytes and is
-    then truncated to ``N`` bytes under the live mapping, so the pages past
-    byte N fault.  Guarded access raises ``MappingFault`` (SIGBUS,
+    with ``truncate_after=N`` the file first holds ``length`` bytes of
+    ``0xA5`` and is then truncated to ``N`` bytes under the live mapping.
+    What survives: bytes ``[0, N)`` still read ``0xA5``; the rest of the page
+    holding byte N reads as zeros (the kernel zeroes a partial page's tail);
+    every page wholly past byte N faults.  Guarded access raises ``MappingFault`` (SIGBUS,
     BUS_ADRERR); raw access (``view()``, ctypes, C code) kills the process
     with SIGBUS — use ``@pytest.mark.isolated(expect_signal=signal.SIGBUS)``.
     """
@@ -144,7 +155,7 @@ def sigbus_mapping(mapped_file: Callable[..., Mapping], page_size: int) -> Calla
         length = page_size if length is None else length
         if truncate_after is None:
             return mapped_file(b"", length)
-        m = mapped_file(b"\xa5" * length, length)
+        m = mapped_file(bytes([SIGBUS_FILL]) * length, length)
         assert m.path is not None
         os.truncate(m.path, truncate_after)
         return m
@@ -152,34 +163,35 @@ def sigbus_mapping(mapped_file: Callable[..., Mapping], page_size: int) -> Calla
     return make
 
 
-@dataclass
-class GuardPageBuffer:
+class GuardPageBuffer(core.Window):
     """``length`` bytes placed against a ``PROT_NONE`` guard page.
 
-    ``address`` is where the data starts; ``view()`` is a writable zero-copy
-    memoryview of exactly the data (numpy: ``numpy.frombuffer(b.view(),
-    dtype)``; ctypes: ``(ctypes.c_char * len(b)).from_address(b.address)``).
-    One byte past the end (``side="after"``) or before the start
-    (``side="before"``) is in the guard page: any access there faults at once.
+    ``address`` is where the data starts; ``memoryview(b)`` (every Python:
+    it is a C buffer exporter counted in its Mapping's exports) or
+    ``b.view()`` is a writable zero-copy view of exactly the data (numpy:
+    ``numpy.frombuffer(b, dtype)``; ctypes:
+    ``(ctypes.c_char * len(b)).from_address(b.address)``).  One byte past
+    the end (``side="after"``) or before the start (``side="before"``) is in
+    the guard page: any access there faults at once.  ``mapping`` is the
+    whole Mapping (data pages and guard page).
     """
 
-    address: int
-    length: int
+    __slots__ = ("side",)
     side: str
-    mapping: Mapping
 
-    def __len__(self) -> int:
-        return self.length
+    def __new__(cls, mapping: Mapping, start: int, length: int, side: str) -> GuardPageBuffer:
+        self = super().__new__(cls, mapping, start, length)
+        self.side = side
+        return self
 
     def view(self) -> memoryview:
-        start = self.address - self.mapping.address
-        return self.mapping.view()[start : start + self.length]
+        return memoryview(self)
 
     def __bytes__(self) -> bytes:
         return self.mapping.read(self.address - self.mapping.address, self.length)
 
-    def __buffer__(self, flags: int) -> memoryview:
-        return self.view()
+    def __repr__(self) -> str:
+        return f"<GuardPageBuffer {self.length} bytes at {self.address:#x}, guard {self.side}>"
 
 
 @pytest.fixture
@@ -210,7 +222,7 @@ def guard_page_buffer(page_size: int) -> Iterator[Callable[..., GuardPageBuffer]
             guard = m.address
         m.write(start, payload)
         mprotect(guard, page_size, PROT_NONE)
-        return GuardPageBuffer(m.address + start, n, side, m)
+        return GuardPageBuffer(m, start, n, side)
 
     yield make
     owned.close()
@@ -250,6 +262,29 @@ def shared_anon(page_size: int) -> Iterator[Mapping]:
 # -- the isolated marker ---------------------------------------------------------
 
 
+def _in_child(test: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[str, str, str]:
+    """Run in the isolated child: the test, and how it ended as (kind, message, traceback).
+
+    The child formats its own exception, so the parent reports it as pytest
+    would have, with the child's stdout and stderr, and nothing of the plugin.
+    """
+    try:
+        test(**kwargs)
+    except BaseException as exc:
+        outcomes: dict[type[BaseException], str] = {
+            pytest.skip.Exception: "skip", pytest.xfail.Exception: "xfail",
+            pytest.fail.Exception: "fail",
+        }  # fmt: skip
+        kind = outcomes.get(type(exc), "raised")
+        if kind != "raised":
+            return kind, str(exc.msg) if hasattr(exc, "msg") else str(exc), ""
+        frames = traceback.extract_tb(exc.__traceback__)[1:]  # without this function's frame
+        message = "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n")
+        text = "".join(traceback.format_list(frames)).rstrip("\n")
+        return kind, message, text
+    return "passed", "", ""
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
     marker = pyfuncitem.get_closest_marker("isolated")
@@ -259,21 +294,37 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
 
     expect = marker.kwargs.get("expect_signal")
     timeout = marker.kwargs.get("timeout", pyfuncitem.config.getoption("rawmmap_isolated_timeout"))
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    outcome = run_isolated(pyfuncitem.obj, timeout=timeout, **kwargs)
+    # the test function's own arguments (fixtures and parameters), as pytest would pass them
+    names = inspect.signature(pyfuncitem.obj).parameters
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names if name in pyfuncitem.funcargs}
+    try:
+        outcome = run_isolated(_in_child, pyfuncitem.obj, kwargs, timeout=timeout)
+    except TimeoutError:
+        outcome = None
+    if outcome is None:  # outside the except: no "during handling of" chain in the report
+        pytest.fail(f"the isolated test did not finish within {timeout} s; "
+                    "its process was killed with SIGKILL", pytrace=False)  # fmt: skip
     sys.stdout.write(outcome.stdout)
     sys.stderr.write(outcome.stderr)
     if outcome.signal is not None:
         if expect is not None and outcome.signal == signal.Signals(expect):
             return True
         pytest.fail(f"the isolated test process was {outcome.describe()}", pytrace=False)
-    if expect is not None:
-        pytest.fail(
-            f"expected the isolated test to die of {signal.Signals(expect).name}, "
-            f"but it {outcome.describe()}",
-            pytrace=False,
-        )
     if outcome.exitcode:
         pytest.fail(f"the isolated test process {outcome.describe()}", pytrace=False)
+    kind, message, text = outcome.returned
+    if expect is not None:
+        ended = "returned None" if kind == "passed" else f"ended with {message}"
+        pytest.fail(f"expected the isolated test to die of {signal.Signals(expect).name}, "
+                    f"but it {ended}", pytrace=False)  # fmt: skip
+    if kind == "skip":
+        pytest.skip(message)
+    if kind == "xfail":
+        pytest.xfail(message)
+    if kind == "fail":
+        pytest.fail(message, pytrace=False)
+    if kind == "raised":
+        # the exception first (pytest's summary line shows it), then where, in the child
+        pytest.fail(f"{message}\n\nin the isolated child process:\n"
+                    f"Traceback (most recent call last):\n{text}", pytrace=False)  # fmt: skip
     return True

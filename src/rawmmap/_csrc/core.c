@@ -9,7 +9,7 @@
  * (copy, touch, atomics, mutex calls); (4) module functions (rawmmap.read,
  * write, read_into, touch, atomics); (5) Region, the owner of one mapped
  * range (the C base of rawmmap.Mapping); (6) MutexBase (the C base of
- * rawmmap.SharedMutex).  The design is described in docs/design.md; the
+ * rawmmap.SharedMutex); (7) Window, an exporter of part of a Region.  The design is described in docs/design.md; the
  * reasons are here, next to the code they explain.
  *
  * ---- Design of the guard ---------------------------------------------------
@@ -116,7 +116,38 @@
 struct rm_frame {
     sigjmp_buf env;
     struct rm_frame *prev;
+    unsigned int pkru;
 };
+
+/* Protection keys (x86 PKU).  The kernel runs a signal handler with the
+ * default key rights and only sigreturn gives the thread its own back; the
+ * guard leaves the handler with siglongjmp instead, so each guarded access
+ * saves the thread's PKRU on entry and restores it after a caught fault. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <cpuid.h>
+static int rm_have_pku;
+static void rm_detect_pku(void)
+{
+    unsigned int a, b, c, d;
+    rm_have_pku = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 4)); /* OSPKE */
+}
+static inline unsigned int rm_save_pkru(void)
+{
+    unsigned int eax = 0, edx;
+    if (rm_have_pku)
+        __asm__ volatile(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(0)); /* rdpkru */
+    return eax;
+}
+static inline void rm_restore_pkru(unsigned int v)
+{
+    if (rm_have_pku)
+        __asm__ volatile(".byte 0x0f,0x01,0xef" : : "a"(v), "c"(0), "d"(0) : "memory"); /* wrpkru */
+}
+#else
+static void rm_detect_pku(void) {}
+static inline unsigned int rm_save_pkru(void) { return 0; }
+static inline void rm_restore_pkru(unsigned int v) { (void)v; }
+#endif
 
 struct rm_fault {
     int signo;
@@ -463,7 +494,9 @@ static int rm_copy(void *dst, const void *src, size_t n)
     struct rm_mask m;
     rm_unblock(&m);
     f.prev = rm_top;
+    f.pkru = rm_save_pkru();
     if (sigsetjmp(f.env, 0) != 0) {
+        rm_restore_pkru(f.pkru);
         rm_reblock(&m);
         return -1;
     }
@@ -485,7 +518,9 @@ static int rm_touch(uintptr_t addr, size_t length, size_t step, int write)
         step = 1;
     rm_unblock(&m);
     f.prev = rm_top;
+    f.pkru = rm_save_pkru();
     if (sigsetjmp(f.env, 0) != 0) {
+        rm_restore_pkru(f.pkru);
         rm_reblock(&m);
         return -1;
     }
@@ -530,7 +565,9 @@ static int rm_atomic(int op, uintptr_t addr, int size, uint64_t a, uint64_t b, u
     *result = 0;
     rm_unblock(&m);
     f.prev = rm_top;
+    f.pkru = rm_save_pkru();
     if (sigsetjmp(f.env, 0) != 0) {
+        rm_restore_pkru(f.pkru);
         rm_reblock(&m);
         return -1;
     }
@@ -557,7 +594,9 @@ static int rm_mutex_call(int op, pthread_mutex_t *mx, const struct timespec *dea
     struct rm_mask m;
     rm_unblock(&m);
     f.prev = rm_top;
+    f.pkru = rm_save_pkru();
     if (sigsetjmp(f.env, 0) != 0) {
+        rm_restore_pkru(f.pkru);
         rm_reblock(&m);
         return -1;
     }
@@ -925,8 +964,12 @@ static PyObject *rm_atomic_at(int op, uintptr_t addr, int size, PyObject *const 
     const char *func = rm_atomic_names[op];
     uint64_t a = 0, b = 0, mask, result;
     if (addr % (uintptr_t)size) {
-        PyErr_Format(PyExc_ValueError, "%s(): a %d-byte slot must be %d-byte aligned, got %#llx",
-                     func, size, size, (unsigned long long)addr);
+        PyObject *n = PyLong_FromUnsignedLongLong(addr), *hex = n ? PyNumber_ToBase(n, 16) : NULL;
+        if (hex != NULL)
+            PyErr_Format(PyExc_ValueError, "%s(): a %d-byte slot must be %d-byte aligned, got %U",
+                         func, size, size, hex);
+        Py_XDECREF(n);
+        Py_XDECREF(hex);
         return NULL;
     }
     if (nvals > 0 && rm_value(func, op == RM_CAS ? "expected" : "value", vals[0], &a) < 0)
@@ -1961,6 +2004,112 @@ static PyTypeObject MutexBaseType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- (7) Window: a buffer exporter for part of a Region ------------------------
+ * memoryview(window) is [start, start+length) of the Region, counted in the
+ * Region's exports exactly like a view of the whole (the C base of the
+ * pytest plugin's guard_page_buffer, so memoryview() works on every Python,
+ * not only with PEP 688). */
+
+typedef struct {
+    PyObject_HEAD
+    Region *region;
+    Py_ssize_t start, length;
+} Window;
+
+static PyObject *window_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *region;
+    Py_ssize_t start, length;
+    Window *w;
+    static char *kw[] = {"region", "start", "length", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!nn", kw, &RegionType, &region, &start,
+                                     &length))
+        return NULL;
+    if (start < 0 || length < 0 || start > ((Region *)region)->length - length) {
+        PyErr_Format(PyExc_ValueError, "Window: [%zd, %zd) is outside the mapping [0, %zd)",
+                     start, start + length, ((Region *)region)->length);
+        return NULL;
+    }
+    w = (Window *)type->tp_alloc(type, 0);
+    if (w == NULL)
+        return NULL;
+    w->region = (Region *)Py_NewRef(region);
+    w->start = start;
+    w->length = length;
+    return (PyObject *)w;
+}
+
+static int window_getbuffer(Window *w, Py_buffer *view, int flags)
+{
+    Region *r = w->region;
+    if (region_usable(r) < 0) {
+        view->obj = NULL;
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)w, (void *)(r->addr + (uintptr_t)w->start),
+                          w->length, !(r->prot & PROT_WRITE), flags) < 0)
+        return -1;
+    r->exports++;
+    return 0;
+}
+
+static void window_releasebuffer(Window *w, Py_buffer *view)
+{
+    (void)view;
+    w->region->exports--;
+}
+
+static void window_dealloc(Window *w)
+{
+    Py_XDECREF(w->region);
+    Py_TYPE(w)->tp_free((PyObject *)w);
+}
+
+static Py_ssize_t window_len(Window *w) { return w->length; }
+
+static PyObject *window_get_address(Window *w, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(w->region->addr + (uintptr_t)w->start);
+}
+static PyObject *window_get_length(Window *w, void *c) { (void)c; return PyLong_FromSsize_t(w->length); }
+static PyObject *window_get_mapping(Window *w, void *c) { (void)c; return Py_NewRef((PyObject *)w->region); }
+
+static PyGetSetDef window_getset[] = {
+    {"address", (getter)window_get_address, NULL, "Where the window starts.", NULL},
+    {"length", (getter)window_get_length, NULL, "Its length in bytes.", NULL},
+    {"mapping", (getter)window_get_mapping, NULL, "The Mapping it is part of.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef window_methods[] = {
+    {"__copy__", (PyCFunction)region_refuse_copy, METH_NOARGS, NULL},
+    {"__deepcopy__", (PyCFunction)region_refuse_copy, METH_O, NULL},
+    {"__reduce__", (PyCFunction)region_refuse_copy, METH_NOARGS, NULL},
+    {"__reduce_ex__", (PyCFunction)region_refuse_copy, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods window_as_sequence = {(lenfunc)window_len};
+static PyBufferProcs window_as_buffer = {
+    (getbufferproc)window_getbuffer,
+    (releasebufferproc)window_releasebuffer,
+};
+
+static PyTypeObject WindowType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rawmmap._core.Window",
+    .tp_basicsize = sizeof(Window),
+    .tp_dealloc = (destructor)window_dealloc,
+    .tp_as_sequence = &window_as_sequence,
+    .tp_as_buffer = &window_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A buffer exporter for [start, start+length) of a Region.",
+    .tp_methods = window_methods,
+    .tp_getset = window_getset,
+    .tp_new = window_new,
+};
+
 /* ---- module ------------------------------------------------------------------------ */
 
 static PyMethodDef rm_functions[] = {
@@ -1993,13 +2142,16 @@ static struct PyModuleDef rm_module = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     PyObject *m;
-    if (PyType_Ready(&RegionType) < 0 || PyType_Ready(&MutexBaseType) < 0)
+    if (PyType_Ready(&RegionType) < 0 || PyType_Ready(&MutexBaseType) < 0
+        || PyType_Ready(&WindowType) < 0)
         return NULL;
+    rm_detect_pku();
     m = PyModule_Create(&rm_module);
     if (m == NULL)
         return NULL;
     if (PyModule_AddObjectRef(m, "Region", (PyObject *)&RegionType) < 0
         || PyModule_AddObjectRef(m, "MutexBase", (PyObject *)&MutexBaseType) < 0
+        || PyModule_AddObjectRef(m, "Window", (PyObject *)&WindowType) < 0
         || PyModule_AddIntConstant(m, "FAULT_RECORD_SIZE", (long)sizeof(struct rm_fault)) < 0
         || PyModule_AddIntConstant(m, "LOAD", RM_LOAD) < 0
         || PyModule_AddIntConstant(m, "STORE", RM_STORE) < 0
