@@ -30,12 +30,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import _core
-
-core = _core
 from ._native import ffi, lib
 
 if TYPE_CHECKING:
     from ._errors import MappingFault
+
+core = _core
 
 __all__ = ["GuardToken", "core", "ffi", "lib"]
 
