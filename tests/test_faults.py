@@ -1,4 +1,4 @@
-"""Behaviours 1, 2, 3, 6 and 7 of DESIGN.md, each compared with C (tests/c/fault_cases.c).
+"""Behaviours 1, 2, 3, 6 and 7 of docs/design.md, each compared with C (tests/c/fault_cases.c).
 
 For a fault, three views of the same event must agree with C's SA_SIGINFO
 handler: rawmmap's unguarded access in a forked child (run_isolated: same

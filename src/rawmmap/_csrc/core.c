@@ -65,6 +65,10 @@
  *                            displaced), so any later signal.signal() —
  *                            even SIG_DFL over SIG_DFL, or restoring a
  *                            handler saved earlier — changes the identity;
+ *                            the token's reference count (table + proof)
+ *                            is compared too, so a token that a program
+ *                            saved and put back is seen while the saved
+ *                            reference lives;
  *   this thread's mask     — checked (one syscall) at the thread's first
  *                            access under the current proof.
  *
@@ -77,8 +81,10 @@
  *
  * What the fast path cannot see (documented, not hidden): a disposition
  * changed by C code calling sigaction directly, and re-installing with
- * signal.signal() the very token that is current.  Both are seen at the
- * next slow-path access.  A thread that blocks SIGSEGV/SIGBUS after its
+ * signal.signal() the very token that is current after every other
+ * reference to it is gone (a context manager that swaps a handler and puts
+ * the token back, with no guarded access in between).  Both are seen at the
+ * next slow-path access; until then a fault meets the other disposition.  A thread that blocks SIGSEGV/SIGBUS after its
  * first guarded access is likewise seen only at the next slow path.
  *
  * Blocked signals.  A fault whose signal the thread blocks is fatal
@@ -301,6 +307,7 @@ static struct {
     sig_atomic_t epoch;
     unsigned long gen;
     PyObject *table[2]; /* strong references */
+    Py_ssize_t refcnt[2];
 } rm_proof;
 
 static RM_TLS unsigned long rm_thread_gen;
@@ -396,6 +403,7 @@ static int rm_establish(void)
     rm_thread_unblock = sigismember(&mask, SIGSEGV) == 1 || sigismember(&mask, SIGBUS) == 1;
     for (i = 0; i < 2; i++) {
         Py_XSETREF(rm_proof.table[i], table[i]);
+        rm_proof.refcnt[i] = Py_REFCNT(table[i]);
     }
     rm_proof.fh = fh;
     rm_proof.epoch = rm_epoch;
@@ -426,14 +434,14 @@ static inline int rm_ready(void)
             r = rm_call_builtin(rm_getsignal, rm_signo[0]);
             if (r == NULL)
                 return -1;
-            same = r == rm_proof.table[0];
+            same = r == rm_proof.table[0] && Py_REFCNT(r) == rm_proof.refcnt[0] + 1;
             Py_DECREF(r);
         }
         if (same) {
             r = rm_call_builtin(rm_getsignal, rm_signo[1]);
             if (r == NULL)
                 return -1;
-            same = r == rm_proof.table[1];
+            same = r == rm_proof.table[1] && Py_REFCNT(r) == rm_proof.refcnt[1] + 1;
             Py_DECREF(r);
         }
         if (same)
