@@ -22,6 +22,7 @@ first guarded access.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # C module: signal.getsignal is a ~1 µs wrapper
 import faulthandler
 import os
 import signal
@@ -93,6 +94,6 @@ _core.configure(
     fault_factory=_fault,
     claim=_claim,
     fh_is_enabled=faulthandler.is_enabled,
-    getsignal=signal.getsignal,
+    getsignal=_signal.getsignal,
     main_thread=main_thread if main_thread is not None else 0,
 )

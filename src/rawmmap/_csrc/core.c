@@ -311,6 +311,7 @@ static struct {
 } rm_proof;
 
 static RM_TLS unsigned long rm_thread_gen;
+static unsigned long rm_slow_paths; /* how often the guard was (re)established: for tests */
 static RM_TLS int rm_thread_unblock; /* this thread blocks SIGSEGV/SIGBUS: unblock around accesses */
 
 static const int rm_sigs[2] = {SIGSEGV, SIGBUS};
@@ -348,6 +349,7 @@ static int rm_establish(void)
     int fh, i, main = PyThread_get_thread_ident() == rm_main_thread;
     sigset_t mask;
 
+    rm_slow_paths++;
     if (rm_fault_factory == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "rawmmap._core is not configured (import rawmmap)");
         return -1;
@@ -1071,10 +1073,11 @@ static PyObject *rm_guard_state(PyObject *mod, PyObject *unused)
     for (i = 0; i < 2; i++)
         sigaction(rm_sigs[i], NULL, &cur[i]);
     pthread_sigmask(SIG_BLOCK, NULL, &mask);
-    return Py_BuildValue("{s:O,s:O,s:O,s:k,s:O}", "segv_installed",
+    return Py_BuildValue("{s:O,s:O,s:O,s:k,s:k,s:O}", "segv_installed",
                          rm_is_ours(&cur[0]) ? Py_True : Py_False, "bus_installed",
                          rm_is_ours(&cur[1]) ? Py_True : Py_False, "proved",
                          rm_proof.valid ? Py_True : Py_False, "epoch", (unsigned long)rm_epoch,
+                         "slow_paths", rm_slow_paths,
                          "thread_blocks",
                          (sigismember(&mask, SIGSEGV) == 1 || sigismember(&mask, SIGBUS) == 1)
                              ? Py_True
