@@ -83,8 +83,8 @@ def test_sdist_and_the_wheel_built_from_it(tmp_path: pathlib.Path) -> None:
     root = pathlib.Path(__file__).parent.parent
     proc = subprocess.run(
         [sys.executable, "-m", "build", "-o", str(tmp_path), str(root)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip  (cwd: an in-tree build/ folder must not shadow the `build` package)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     output = proc.stdout + proc.stderr
     assert "no files found matching" not in output  # e.g. '*.h' under _csrc
@@ -97,12 +97,14 @@ def test_sdist_and_the_wheel_built_from_it(tmp_path: pathlib.Path) -> None:
         metadata = pkg_info.read().decode()
     for needed in ("LICENSE", "README.md", "README.zh-CN.md", "docs/design.md",
                    "scripts/test-all-pythons",
-                   "src/rawmmap/_csrc/rawmmap.c", "src/rawmmap/_build.py", "setup.py"):  # fmt: skip
+                   "src/rawmmap/_csrc/rawmmap.c", "src/rawmmap/_csrc/core.c",
+                   "src/rawmmap/_build.py", "setup.py"):  # fmt: skip
         assert needed in names, needed
     assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
     (wheel,) = tmp_path.glob("rawmmap-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert any(n.startswith("rawmmap/_native") and n.endswith(".so") for n in names), names
+    assert any(n.startswith("rawmmap/_core") and n.endswith(".so") for n in names), names
     assert {"rawmmap/py.typed", "rawmmap/_csrc/rawmmap.c", "rawmmap/_tour/past_eof.py"} <= names
     catalog = "rawmmap/locale/zh_CN/LC_MESSAGES/"
     assert {catalog + "rawmmap.mo", catalog + "rawmmap.po", catalog + "glossary.tsv"} <= names

@@ -78,6 +78,7 @@ def test_shared_mutex_is_exact() -> None:
                     m[0:8] = (int.from_bytes(m[0:8], "little") + 1).to_bytes(8, "little")
 
         assert race(worker, m, COUNT) == PROCS * COUNT
+        mutex.close()  # it pins the mapping (a buffer export) until closed or dropped
 
 
 def test_atomic_add_is_exact() -> None:
@@ -128,6 +129,7 @@ def test_owner_death_is_reported_then_recovered() -> None:
             return got, died
 
         assert rawmmap.run_isolated(lock_again).returned == (True, False)
+        mutex.close()
 
 
 def test_owner_death_not_repaired_makes_the_mutex_unrecoverable() -> None:
@@ -139,6 +141,7 @@ def test_owner_death_not_repaired_makes_the_mutex_unrecoverable() -> None:
         with pytest.raises(OSError) as info:
             mutex.acquire()
         assert info.value.errno == errno.ENOTRECOVERABLE
+        mutex.close()
 
 
 def test_mutex_trylock_timeout_attach_and_misuse() -> None:
@@ -155,6 +158,10 @@ def test_mutex_trylock_timeout_attach_and_misuse() -> None:
             rawmmap.SharedMutex(m, 3)
         with pytest.raises(ValueError, match="does not fit"):
             rawmmap.SharedMutex(m, 4096 - 8)
+        with pytest.raises(BufferError):
+            m.close()  # the mutexes pin the mapping
+        mutex.close()
+        other.close()
     with pytest.raises(ValueError, match="closed"):
         mutex.acquire()
 

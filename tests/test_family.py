@@ -547,10 +547,9 @@ def test_pkey_fault_si_code_matches_c(family_c: pathlib.Path) -> None:
 
 
 @needs_pkeys
-@pytest.mark.xfail(strict=True, reason="Outcome.pkey (si_pkey) is the lead's: notes/issue-15.md")
 def test_pkey_fault_outcome_carries_the_key() -> None:
     outcome = rawmmap.run_isolated(_pkey_fault, timeout=30)
-    assert outcome.pkey == int(outcome.stdout.split()[1])  # type: ignore[attr-defined]
+    assert outcome.pkey == int(outcome.stdout.split()[1])
 
 
 def _per_thread() -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Behaviours 1, 2, 3, 6 and 7 of DESIGN.md, each compared with C (tests/c/fault_cases.c).
+"""Behaviours 1, 2, 3, 6 and 7 of docs/design.md, each compared with C (tests/c/fault_cases.c).
 
 For a fault, three views of the same event must agree with C's SA_SIGINFO
 handler: rawmmap's unguarded access in a forked child (run_isolated: same
@@ -222,18 +222,29 @@ def test_map_fixed_replaces_and_noreplace_refuses(
     assert c == (0, {"fixed_at_asked_address": 1, "replaced_silently": 1,
                      "noreplace_errno": errno.EEXIST, "exit": 0})  # fmt: skip
     anon = MAP_PRIVATE | MAP_ANONYMOUS
-    with rawmmap.map_anonymous(4 * PAGE, prot=PROT_NONE) as reserve:
-        spot = reserve.address + PAGE
-        first = rawmmap.Mapping(PAGE, PROT_READ | PROT_WRITE, anon | MAP_FIXED, addr=spot)
-        assert first.address == spot
-        first[0] = ord("A")
-        second = rawmmap.Mapping(PAGE, PROT_READ | PROT_WRITE, anon | MAP_FIXED, addr=spot)
-        assert second.address == spot and second[0] == 0  # silently replaced
+    rw = PROT_READ | PROT_WRITE
+    reserve = rawmmap.mmap(0, 4 * PAGE, PROT_NONE, anon, -1, 0)
+    try:
+        spot = reserve + PAGE
+        first = rawmmap.mmap(spot, PAGE, rw, anon | MAP_FIXED, -1, 0)
+        assert first == spot
+        rawmmap.write(first, b"A")
+        second = rawmmap.mmap(spot, PAGE, rw, anon | MAP_FIXED, -1, 0)
+        assert second == spot and rawmmap.read(second, 1) == b"\0"  # silently replaced
         with pytest.raises(FileExistsError) as info:
-            rawmmap.Mapping(PAGE, PROT_READ, anon | MAP_FIXED_NOREPLACE, addr=spot)
+            rawmmap.mmap(spot, PAGE, PROT_READ, anon | MAP_FIXED_NOREPLACE, -1, 0)
         assert info.value.errno == c[1]["noreplace_errno"]
-        # both Mappings cover the same page; the reservation's munmap ends them all
-        first._closed = second._closed = True
+        # the safe layer refuses MAP_FIXED outright, naming the alternatives
+        for make in (
+            lambda: rawmmap.Mapping(PAGE, rw, anon | MAP_FIXED, addr=spot),
+            lambda: rawmmap.map_anonymous(PAGE, flags=MAP_PRIVATE | MAP_FIXED, addr=spot),
+            lambda: rawmmap.map_file(0, PAGE, flags=rawmmap.MAP_SHARED | MAP_FIXED, addr=spot),
+        ):
+            with pytest.raises(ValueError, match=r"MAP_FIXED_NOREPLACE.*rawmmap\.mmap"):
+                make()
+        assert rawmmap.read(spot, 1) == b"\0"  # nothing was replaced by the attempts
+    finally:
+        rawmmap.munmap(reserve, 4 * PAGE)  # covers the pages placed inside it
 
 
 # -- the guard's own guarantees --------------------------------------------------
@@ -326,23 +337,30 @@ def test_faulthandler_enabled_before_import(tmp_path: pathlib.Path) -> None:
     assert "Fatal Python error: Bus error" in proc.stderr
 
 
-def test_builtin_read_agrees_with_the_checked_path() -> None:
-    from rawmmap import _access
-
-    assert type(rawmmap.read).__name__ == "builtin_function_or_method"
-    assert rawmmap.read is _access.read and rawmmap.read is not _access._read_checked
+def test_read_edge_inputs() -> None:
+    assert type(rawmmap.read).__name__ == "builtin_function_or_method"  # no Python frame
     with rawmmap.map_anonymous(PAGE) as m, rawmmap.map_anonymous(PAGE, prot=PROT_NONE) as no:
         m[0:4] = b"abcd"
-        cases = [(m.address, 4), (m.address, 0), (m.address, True), (no.address, 8),
-                 (m.address, -1), (m.address, 2.0), ("x", 1), (2**64, 1), (0, 1)]  # fmt: skip
-        for addr, n in cases:
-            results = []
-            for fn in (rawmmap.read, _access._read_checked):
-                try:
-                    results.append(("ok", fn(addr, n)))  # type: ignore[arg-type]
-                except Exception as exc:
-                    results.append((type(exc).__name__, str(exc)))
-            assert results[0] == results[1], (addr, n, results)
+        assert rawmmap.read(m.address, 4) == b"abcd"
+        assert rawmmap.read(m.address, 0) == b""
+        assert rawmmap.read(m.address, True) == b"a"
+        with pytest.raises(rawmmap.MappingFault) as fault:
+            rawmmap.read(no.address, 8)
+        assert fault.value.code == "SEGV_ACCERR"
+        cases = [
+            ((m.address, -1), ValueError, "read(): n must be >= 0, got -1"),
+            ((m.address, 2.0), TypeError, "read(): n must be an integer, got float"),
+            (("x", 1), TypeError, "read(): addr must be an integer, got str"),
+            ((2**64, 1), ValueError, f"read(): addr must be in 0..2**64-1, got {2**64}"),
+            ((m.address, 2**62), MemoryError, f"read(): cannot allocate {2**62} bytes"),
+        ]
+        for args, exc, message in cases:
+            with pytest.raises(exc) as info:
+                rawmmap.read(*args)  # type: ignore[arg-type]
+            assert str(info.value).startswith(message), (args, info.value)
+        with pytest.raises(rawmmap.MappingFault) as fault:
+            rawmmap.read(0, 1)
+        assert fault.value.code == "SEGV_MAPERR"
 
 
 def test_guarded_read_survives_faulthandler_toggling(tmp_path: pathlib.Path) -> None:

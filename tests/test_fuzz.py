@@ -8,6 +8,12 @@ the signal and the step log the child printed (the failing sequence).
 
 CI runs a bounded number of sequences; ``RAWMMAP_FUZZ_EXAMPLES=N`` runs more.
 
+Besides the single-threaded steps, the machine races a closer against a
+copying thread, copies/pickles/deep-copies Mappings (refused), and drops
+Mappings with views in garbage cycles with the collector off; the invariant
+checks after every step that each open Mapping is still mapped and counts
+exactly the views the model holds, and each closed one is gone.
+
 Model limits, on purpose: accesses stay inside one page (a guarded copy that
 faults may have copied part of a multi-page range, in an order memcpy
 chooses); file-backed mappings are MAP_SHARED (a private copy-on-write page's
@@ -18,10 +24,14 @@ shared object: tests/test_raw.py and the docs cover it).
 
 from __future__ import annotations
 
+import copy
 import errno
+import gc
 import os
+import pickle
 import signal
 import tempfile
+import threading
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, settings
@@ -30,7 +40,6 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     invariant,
-    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -58,14 +67,13 @@ class Model:
     """What one Mapping should hold and do."""
 
     m: rawmmap.Mapping
-    kind: str  # "anon-private", "anon-shared", "file-shared", "placed"
+    kind: str  # "anon-private", "anon-shared", "file-shared", "reserve"
     content: bytearray
     prot: int = PROT_READ | PROT_WRITE
     path: str | None = None
     views: list[memoryview] = field(default_factory=list)
     closed: bool = False
-    reserve: Model | None = None  # for "placed": the reservation it lives in
-    placed: list[Model] = field(default_factory=list)
+    placed: dict[int, bytearray] = field(default_factory=dict)  # reserve: raw MAP_FIXED pages
 
     def file_size(self) -> int:
         return os.path.getsize(self.path) if self.path else 0
@@ -79,7 +87,7 @@ def expect_fault(model: Model, offset: int, write: bool) -> tuple[int, str] | No
     """The (signal, code) an access at offset should raise, or None."""
     need = PROT_WRITE if write else PROT_READ
     if model.kind == "reserve":
-        return (signal.SIGSEGV, "SEGV_ACCERR")
+        return None if offset // P in model.placed else (signal.SIGSEGV, "SEGV_ACCERR")
     if not model.prot & need:
         return (signal.SIGSEGV, "SEGV_ACCERR")
     if model.kind == "file-shared":
@@ -124,18 +132,21 @@ class SafeAPI(RuleBasedStateMachine):
         return model
 
     @rule(target=mappings, pages=st.integers(2, 4), data=st.data())
-    def map_fixed_in_reserve(self, pages: int, data: st.DataObject) -> object:
+    def map_fixed_in_reserve(self, pages: int, data: st.DataObject) -> Model:
         at = data.draw(st.integers(0, pages - 1))
-        log(f"reserve {pages} pages PROT_NONE, MAP_FIXED a page at {at}")
+        log(f"reserve {pages} pages PROT_NONE, raw MAP_FIXED a page at {at}")
         reserve = rawmmap.map_anonymous(pages * P, prot=PROT_NONE)
-        placed = rawmmap.Mapping(P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                                 addr=reserve.address + at * P)  # fmt: skip
-        assert placed.address == reserve.address + at * P
+        spot = reserve.address + at * P
+        exc = with_error(ValueError, lambda: rawmmap.Mapping(
+            P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr=spot))
+        assert "MAP_FIXED_NOREPLACE" in str(exc)
+        placed = rawmmap.mmap(spot, P, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)  # fmt: skip
+        assert placed == spot
         r = Model(reserve, "reserve", bytearray(pages * P), prot=PROT_NONE)
-        p = Model(placed, "placed", bytearray(P), reserve=r)
-        r.placed.append(p)
-        self.live += [r, p]
-        return multiple(r, p)
+        r.placed[at] = bytearray(P)
+        self.live.append(r)
+        return r
 
     # -- access ----------------------------------------------------------------
 
@@ -175,13 +186,11 @@ class SafeAPI(RuleBasedStateMachine):
             with_error(ValueError, lambda: model.m[start : start + n])
             return
         if model.kind == "reserve":
-            page_addr = model.m.address + start // P * P
-            placed = [p for p in model.placed if not p.closed and p.m.address == page_addr]
             if n == 0:
                 return
-            if placed and placed[0].prot & PROT_READ:
-                got = model.m[start : start + n]
-                assert got == bytes(placed[0].content[start % P : start % P + n])
+            page = model.placed.get(start // P)
+            if page is not None:
+                assert model.m[start : start + n] == bytes(page[start % P : start % P + n])
                 return
             exc = with_error(rawmmap.MappingFault, lambda: model.m[start : start + n])
             assert (exc.signal, exc.code) == (signal.SIGSEGV, "SEGV_ACCERR")
@@ -261,7 +270,7 @@ class SafeAPI(RuleBasedStateMachine):
             return
         log(f"madvise DONTNEED {model.kind}")
         model.m.advise(MADV_DONTNEED)
-        if model.kind in ("anon-private", "placed"):
+        if model.kind == "anon-private":
             model.content[:] = bytes(len(model.content))  # private anonymous pages: zero again
 
     # -- views and end of life ---------------------------------------------------
@@ -287,22 +296,9 @@ class SafeAPI(RuleBasedStateMachine):
         if model.views and not model.closed:
             with_error(BufferError, model.m.close)
             return
-        if model.kind == "reserve":
-            for p in model.placed:  # the reservation's munmap ends them too
-                if not p.closed:
-                    for v in p.views:
-                        v.release()
-                    p.views.clear()
-                    p.m.close()
-                    p.closed = True
-        model.m.close()
+        model.m.close()  # a reservation's munmap ends the raw pages placed in it too
         model.closed = True
         model.m.close()  # idempotent
-        if model.kind == "placed" and model.reserve is not None and not model.reserve.closed:
-            # the safe pattern: put PROT_NONE back in the hole, or the next mmap may land there
-            rawmmap.mmap(
-                model.m.address, P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0
-            )
 
     @rule(model=mappings, data=st.data())
     def fork_and_read(self, model: Model, data: st.DataObject) -> None:
@@ -315,18 +311,84 @@ class SafeAPI(RuleBasedStateMachine):
         out = rawmmap.run_isolated(lambda: model.m[start : start + n])
         assert out.returned == bytes(model.content[start : start + n])
 
+    # -- what users do that a C programmer cannot: copies, the GC, threads ---------
+
+    @rule(model=mappings, how=st.sampled_from(["copy", "deepcopy", "pickle"]))
+    def duplicate(self, model: Model, how: str) -> None:
+        log(f"{how} {model.kind}")
+        make = {"copy": copy.copy, "deepcopy": copy.deepcopy, "pickle": pickle.dumps}[how]
+        exc = with_error(TypeError, lambda: make(model.m))
+        assert "cannot copy or pickle" in str(exc)
+
+    @rule(pages=st.integers(1, 3), cycle=st.booleans())
+    def drop_in_garbage(self, pages: int, cycle: bool) -> None:
+        log(f"drop a {pages}-page mapping with a view (cycle={cycle}), gc off")
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            m = rawmmap.map_anonymous(pages * P)
+            address = m.address
+            view = m.view()
+            view[0] = 7
+            holder: list[object] = [view]
+            if cycle:
+                holder.append(holder)  # a garbage cycle that reaches the view
+            del m
+            assert rawmmap.vma_for(address) is not None  # the view keeps it mapped
+            assert view[0] == 7
+            del view, holder
+            if cycle:
+                assert rawmmap.vma_for(address) is not None  # until the cycle is collected
+                gc.collect()
+            assert rawmmap.vma_for(address) is None  # unmapped at once, no self-cycle
+        finally:
+            if was:
+                gc.enable()
+
+    @rule(tries=st.integers(1, 20))
+    def race_close_against_copies(self, tries: int) -> None:
+        log(f"race close() against a copying thread x{tries}")
+        size = 1 << 20  # large enough that the copy runs without the GIL
+        payload = b"\xab" * size
+        for _ in range(tries):
+            m = rawmmap.map_anonymous(size)
+            address = m.address
+            stop = threading.Event()
+            seen: list[str] = []
+
+            def copier(
+                m: rawmmap.Mapping = m, stop: threading.Event = stop, seen: list[str] = seen
+            ) -> None:
+                while not stop.is_set():
+                    try:
+                        m.write(0, payload)
+                        m.read(0, size)
+                    except ValueError:
+                        seen.append("closed")
+                        return
+
+            t = threading.Thread(target=copier)
+            t.start()
+            m.close()  # waits for the copy in flight; later ones see a closed Mapping
+            stop.set()
+            t.join()
+            assert m.closed and rawmmap.vma_for(address) is None
+            assert seen in ([], ["closed"])
+
     @invariant()
-    def interpreter_alive(self) -> None:
-        assert True
+    def mappings_are_exactly_what_the_model_says(self) -> None:
+        for model in self.live:
+            if model.closed:
+                assert model.m.closed
+                continue
+            assert not model.m.closed
+            assert rawmmap.vma_for(model.m.address) is not None
+            assert model.m._exports == len(model.views), (model.m._exports, len(model.views))
 
     def teardown(self) -> None:
         for model in self.live:
             for v in model.views:
                 v.release()
-        for model in self.live:
-            if model.kind == "placed" and not model.closed:
-                model.m.close()
-                model.closed = True
         for model in self.live:
             if not model.closed:
                 model.m.close()

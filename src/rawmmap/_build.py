@@ -7,8 +7,11 @@ hand with ``python src/rawmmap/_build.py``.  The C side is in three parts:
 * ``CDEF`` — what Python sees: the constants (``#define NAME ...``, values
   taken from the headers by the compiler), the ``RAWMMAP_HAS_<NAME>`` flags
   telling which of them the headers define, and the helper prototypes;
-* ``_csrc/rawmmap.c`` — the static helpers (thin libc wrappers, fault guard,
-  crash recorder, atomics, the process-shared mutex).
+* ``_csrc/rawmmap.c`` — the static helpers: thin libc wrappers.
+
+The fault guard, guarded copies, atomics, the mutex and the owner object of a
+mapping are plain CPython C in ``_csrc/core.c`` (``rawmmap._core``, built by
+setup.py's ``ext_modules``).
 
 A constant the build machine's headers lack is compiled as a placeholder with
 ``RAWMMAP_HAS_<NAME> == 0`` and is then left out of the Python API: nothing is
@@ -254,31 +257,6 @@ uintptr_t rawmmap_mremap(uintptr_t old_addr, size_t old_size, size_t new_size, i
                          uintptr_t new_addr);
 int rawmmap_memfd_create(const char *name, unsigned int flags);
 long rawmmap_page_size(void);
-
-int rawmmap_guard_install(void);
-int rawmmap_copy(uintptr_t dst, uintptr_t src, size_t n);
-int rawmmap_read(char *dst, uintptr_t src, size_t n);
-int rawmmap_write(uintptr_t dst, const char *src, size_t n);
-int rawmmap_touch(uintptr_t addr, size_t length, size_t step, int write);
-int rawmmap_fault_signo(void);
-int rawmmap_fault_code(void);
-uintptr_t rawmmap_fault_addr(void);
-int rawmmap_capture_arm(int fd);
-int rawmmap_fault_record_size(void);
-
-uint64_t rawmmap_atomic(int op, uintptr_t addr, int size, uint64_t a, uint64_t b);
-
-size_t rawmmap_mutex_size(void);
-size_t rawmmap_mutex_align(void);
-int rawmmap_mutex_init(uintptr_t addr);
-int rawmmap_mutex_lock(uintptr_t addr, double timeout);
-int rawmmap_mutex_trylock(uintptr_t addr);
-int rawmmap_mutex_unlock(uintptr_t addr);
-int rawmmap_mutex_consistent(uintptr_t addr);
-int rawmmap_mutex_destroy(uintptr_t addr);
-
-int rawmmap_install_fast_read(const char *doc);
-void rawmmap_set_guard_state(int enabled);
 """
 
 
@@ -335,9 +313,6 @@ ffi.set_source(
     + (HERE / "_csrc" / "rawmmap.c").read_text(encoding="utf-8")
     + (HERE / FAMILY_SOURCE).read_text(encoding="utf-8"),
     extra_compile_args=["-O2", "-Wall"],
-    # section 7 of the C source (rawmmap.read as a builtin) uses METH_FASTCALL and
-    # PyObject_Vectorcall, which the stable ABI lacks before 3.12
-    py_limited_api=False,
 )
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import enum
 import errno as _errno
 from typing import Any, cast
 
-from ._native import lib
+from ._bindings import lib
 
 _HAS = "RAWMMAP_HAS_"
 

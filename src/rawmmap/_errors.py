@@ -15,6 +15,7 @@ only change is ``__str__``; it keeps the call in ``.call`` and pickles.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from typing import Any
@@ -54,11 +55,19 @@ def call_error(err: int, call: str) -> OSError:
     return exc
 
 
-class MappingFault(Exception):
+_FAULT_ERRNO = {signal.SIGSEGV: errno.EFAULT, signal.SIGBUS: errno.EIO}
+
+
+class MappingFault(OSError):
     """A SIGBUS or SIGSEGV caught inside a guarded access.
 
+    An ``OSError`` — ``errno`` is ``EFAULT`` for SIGSEGV and ``EIO`` for
+    SIGBUS — so ``except OSError`` around file work catches it (CPython's
+    own mmap raises ``OSError`` for the same event on Windows).
+
     Attributes: ``signal`` (``signal.Signals``), ``si_code`` (int), ``code``
-    (its header name, e.g. ``"BUS_ADRERR"``), ``address`` (``si_addr``), and
+    (its header name, e.g. ``"BUS_ADRERR"``), ``address`` (``si_addr``),
+    ``pkey`` (the protection key of a ``SEGV_PKUERR`` fault, else None), and
     where the access went through a :class:`rawmmap.Mapping`, ``mapping`` and
     ``offset`` (of the faulting byte in it); otherwise those two are None.
     """
@@ -73,13 +82,15 @@ class MappingFault(Exception):
         offset: int | None = None,
     ) -> None:
         self.signal = signal.Signals(signo)
+        err = _FAULT_ERRNO.get(self.signal, errno.EFAULT)
+        super().__init__(err, os.strerror(err))
         self.si_code = si_code
         self.code = si_code_name(signo, si_code)
         self.address = address
         self.mapping = mapping
         self.offset = offset
         self.explanation = explanation
-        super().__init__(signo, si_code, address, explanation)
+        self.pkey: int | None = None
 
     def __str__(self) -> str:
         where = f" (offset {self.offset} in the mapping)" if self.offset is not None else ""
@@ -91,3 +102,19 @@ class MappingFault(Exception):
             MappingFault,
             (int(self.signal), self.si_code, self.address, self.explanation, None, self.offset),
         )
+
+
+MappingFault.__module__ = "rawmmap"
+
+
+def explain_fault(signo: int, code: str) -> str:
+    """One line on what a fault's si_code means, for a fault outside any Mapping."""
+    if signo == signal.SIGBUS and code == "BUS_ADRERR":
+        return "the page lies beyond the end of the file backing the mapping"
+    if code == "SEGV_ACCERR":
+        return "the page's protection does not allow this access"
+    if code == "SEGV_MAPERR":
+        return "no mapping at this address"
+    if code == "SEGV_PKUERR":
+        return "the page's protection key denies this access to this thread"
+    return "the kernel refused the access"

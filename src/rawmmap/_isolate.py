@@ -2,7 +2,7 @@
 
 The child dies of its crash for real: the parent's ``waitpid`` sees the very
 signal.  Just before, rawmmap's signal handler (armed in the child with
-``rawmmap_capture_arm``) writes the signal's ``si_code`` and ``si_addr`` into
+``rawmmap._core.capture_arm``) writes the signal's ``si_code`` and ``si_addr`` into
 a pipe, then hands the signal to the previous disposition (the default
 action, or faulthandler's report first), so nothing about the death is
 softened.  The child's fds 1 and 2 go to temporary files, read back as
@@ -29,14 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._bindings import core
 from ._constants import si_code_name
-from ._native import lib
 
 __all__ = ["ChildTraceback", "Outcome", "run_isolated"]
 
-_RECORD = struct.Struct("@iiN")
+_RECORD = struct.Struct("@iiNi")
 _FAULT_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP}
-assert _RECORD.size == lib.rawmmap_fault_record_size()
+assert _RECORD.size <= core.FAULT_RECORD_SIZE
+_RECORD_SIZE = core.FAULT_RECORD_SIZE
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,6 +52,7 @@ class Outcome:
     si_addr: int | None = None
     stdout: str = ""
     stderr: str = ""
+    pkey: int | None = None  # the protection key of a SEGV_PKUERR fault
 
     @property
     def killed(self) -> bool:
@@ -88,7 +90,7 @@ def _child(fn: Callable[..., Any], args: Any, kwargs: Any, out: int, err: int, r
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
         if faulthandler.is_enabled():  # its crash report belongs in Outcome.stderr too
             faulthandler.enable(file=sys.stderr, all_threads=False)
-        lib.rawmmap_capture_arm(rec)
+        core.capture_arm(rec)
         try:
             payload = ("returned", fn(*args, **kwargs))
             code = 0
@@ -145,7 +147,13 @@ def run_isolated(
             os.close(rec_w)
             rec_w = -1
             status = _wait(pid, timeout, fn)
-            record = os.read(rec_r, _RECORD.size)
+            # the record, if any, was written before the child died; a grandchild the
+            # function forked may still hold the pipe open, so never wait for EOF
+            os.set_blocking(rec_r, False)
+            try:
+                record = os.read(rec_r, _RECORD_SIZE)[: _RECORD.size]
+            except BlockingIOError:
+                record = b""
         finally:
             os.close(rec_r)
             if rec_w >= 0:
@@ -186,14 +194,15 @@ def _wait(pid: int, timeout: float | None, fn: Callable[..., Any]) -> int:
 def _outcome(status: int, record: bytes, stdout: str, stderr: str, result: bytes) -> Outcome:
     if os.WIFSIGNALED(status):
         sig = signal.Signals(os.WTERMSIG(status))
-        si_code = si_addr = code = None
+        si_code = si_addr = code = pkey = None
         if len(record) == _RECORD.size:
-            r_sig, r_code, r_addr = _RECORD.unpack(record)
+            r_sig, r_code, r_addr, r_pkey = _RECORD.unpack(record)
             if r_sig == sig:
                 si_code, code = r_code, si_code_name(r_sig, r_code)
+                pkey = r_pkey if r_pkey >= 0 else None
                 # si_addr is an address only for a fault the kernel raised
                 si_addr = r_addr if r_code > 0 and sig in _FAULT_SIGNALS else None
-        return Outcome(None, None, sig, si_code, code, si_addr, stdout, stderr)
+        return Outcome(None, None, sig, si_code, code, si_addr, stdout, stderr, pkey)
     exitcode = os.WEXITSTATUS(status)
     returned = None
     if result:

@@ -3,14 +3,23 @@
 The mutex lives in the mapped memory itself, so every process that maps the
 same memory (a forked child of a ``MAP_SHARED`` mapping, or another process
 mapping the same file) locks the same mutex.  It is initialised with
-``PTHREAD_PROCESS_SHARED`` and ``PTHREAD_MUTEX_ROBUST``: when its owner dies
-holding it, the next locker gets it with ``EOWNERDEAD`` instead of hanging.
-rawmmap reports that by setting :attr:`SharedMutex.owner_died` (the lock is
-held): repair the protected data, then call :meth:`SharedMutex.consistent`.
-Unlocking without doing so makes the mutex unusable for everyone
-(``ENOTRECOVERABLE``), exactly as in C.  Man pages:
-pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3),
-pthread_mutex_consistent(3).
+``PTHREAD_PROCESS_SHARED``, ``PTHREAD_MUTEX_ROBUST`` and
+``PTHREAD_MUTEX_ERRORCHECK``: when its owner dies holding it, the next locker
+gets it with ``EOWNERDEAD`` instead of hanging; rawmmap reports that by
+setting :attr:`SharedMutex.owner_died` (the lock is held): repair the
+protected data, then call :meth:`SharedMutex.consistent`.  Unlocking without
+doing so makes the mutex unusable for everyone (``ENOTRECOVERABLE``), exactly
+as in C.  Man pages: pthread_mutexattr_setpshared(3),
+pthread_mutexattr_setrobust(3), pthread_mutex_consistent(3).
+
+As safe as the Mapping it lives in (the C base ``rawmmap._core.MutexBase``):
+refused on a mapping that is not readable, writable and ``MAP_SHARED``; every
+pthread call is guarded (a page beyond EOF raises MappingFault); it holds a
+buffer export of its Mapping while it exists, so the Mapping cannot be closed
+or remapped under it (call :meth:`close` or drop it first); ``acquire``
+follows ``threading.Lock.acquire`` (``timeout=-1`` waits forever), is
+interrupted by Ctrl-C, and raises ``RuntimeError`` instead of deadlocking on
+a recursive acquire.  It cannot be copied or pickled.
 
 Size and alignment of ``pthread_mutex_t`` come from the headers
 (:data:`SharedMutex.SIZE`, :data:`SharedMutex.ALIGNMENT`).
@@ -18,110 +27,76 @@ Size and alignment of ``pthread_mutex_t`` come from the headers
 
 from __future__ import annotations
 
-import errno
-import os
-from types import TracebackType
+import operator
 
+from ._bindings import core
+from ._constants import VALUES, format_map_flags, format_prot
 from ._mapping import Mapping
-from ._native import lib
 
 __all__ = ["SharedMutex"]
 
+_PROT_RW = VALUES["PROT_READ"] | VALUES["PROT_WRITE"]
+_MAP_TYPE = VALUES.get("MAP_TYPE", 0x0F)
+_SHARED = {VALUES["MAP_SHARED"], VALUES.get("MAP_SHARED_VALIDATE", VALUES["MAP_SHARED"])}
 
-def _error(call: str, err: int) -> OSError:
-    return OSError(err, f"{call}: {os.strerror(err)}")
 
-
-class SharedMutex:
+class SharedMutex(core.MutexBase):
     """A robust process-shared mutex at ``offset`` in ``mapping``.
 
     ``SharedMutex(mapping, offset=0)`` initialises the memory there
     (``pthread_mutex_init``); ``SharedMutex.attach(mapping, offset)`` uses a
     mutex some process already initialised.  A forked child can simply use
     the object it inherited.  Use as ``with mutex: ...`` or
-    :meth:`acquire`/:meth:`release`.
+    :meth:`acquire`/:meth:`release`; :meth:`close` lets the Mapping go.
     """
 
-    SIZE: int = int(lib.rawmmap_mutex_size())
-    ALIGNMENT: int = int(lib.rawmmap_mutex_align())
+    __slots__ = ()
+    SIZE: int = core.MUTEX_SIZE
+    ALIGNMENT: int = core.MUTEX_ALIGNMENT
 
     def __init__(self, mapping: Mapping, offset: int = 0, *, initialize: bool = True) -> None:
         if not isinstance(mapping, Mapping):
-            raise TypeError(f"SharedMutex needs a rawmmap.Mapping, got {type(mapping).__name__}")
+            raise TypeError(
+                f"SharedMutex(): mapping must be a rawmmap.Mapping, got {type(mapping).__name__}"
+            )
+        if offset.__class__ is not int:
+            if isinstance(offset, (str, bytes, float)) or not hasattr(offset, "__index__"):
+                raise TypeError(
+                    f"SharedMutex(): offset must be an integer, got {type(offset).__name__}"
+                )
+            offset = operator.index(offset)
         if mapping.closed:
-            raise ValueError("SharedMutex on a closed Mapping")
+            raise ValueError("SharedMutex(): mapping is closed")
+        if mapping.prot & _PROT_RW != _PROT_RW:
+            raise ValueError(
+                f"SharedMutex(): mapping must be readable and writable, its protection is "
+                f"{format_prot(mapping.prot)}"
+            )
+        if mapping.flags & _MAP_TYPE not in _SHARED:
+            raise ValueError(
+                f"SharedMutex(): mapping must be MAP_SHARED (a process-shared mutex in "
+                f"private memory is shared with nobody), its flags are "
+                f"{format_map_flags(mapping.flags)}"
+            )
         if not 0 <= offset <= mapping.length - self.SIZE:
             raise ValueError(
-                f"a pthread_mutex_t ({self.SIZE} bytes) at offset {offset} does not fit "
-                f"in the mapping's {mapping.length} bytes"
+                f"SharedMutex(): a pthread_mutex_t ({self.SIZE} bytes) at offset {offset} does "
+                f"not fit in the mapping's {mapping.length} bytes"
             )
         if (mapping.address + offset) % self.ALIGNMENT:
-            raise ValueError(f"offset {offset} is not {self.ALIGNMENT}-byte aligned")
-        self.mapping = mapping
-        self.offset = offset
-        self.address = mapping.address + offset
-        #: True after an acquire found the previous owner dead (EOWNERDEAD).
-        self.owner_died = False
-        if initialize:
-            err = lib.rawmmap_mutex_init(self.address)
-            if err:
-                raise _error("pthread_mutex_init", err)
+            raise ValueError(
+                f"SharedMutex(): offset must be {self.ALIGNMENT}-byte aligned, got {offset}"
+            )
+        self._bind(mapping, offset, initialize)
 
     @classmethod
     def attach(cls, mapping: Mapping, offset: int = 0) -> SharedMutex:
         """Use the mutex another process initialised at ``offset``."""
         return cls(mapping, offset, initialize=False)
 
-    def _check(self) -> None:
-        if self.mapping.closed:
-            raise ValueError("SharedMutex used after its Mapping was closed")
-
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        """Lock; returns False if not acquired (non-blocking, or timed out).
-
-        If the previous owner died holding the lock, it is acquired all the
-        same and :attr:`owner_died` becomes True.  ``ENOTRECOVERABLE`` (a
-        mutex whose dead owner's successor never called :meth:`consistent`)
-        raises ``OSError``.
-        """
-        self._check()
-        if not blocking:
-            err = lib.rawmmap_mutex_trylock(self.address)
-        else:
-            err = lib.rawmmap_mutex_lock(self.address, -1.0 if timeout is None else float(timeout))
-        if err in (errno.EBUSY, errno.ETIMEDOUT):
-            return False
-        self.owner_died = err == errno.EOWNERDEAD
-        if err and not self.owner_died:
-            raise _error("pthread_mutex_lock", err)
-        return True
-
-    def consistent(self) -> None:
-        """``pthread_mutex_consistent``: the data is repaired; the mutex is usable again."""
-        self._check()
-        err = lib.rawmmap_mutex_consistent(self.address)
-        if err:
-            raise _error("pthread_mutex_consistent", err)
-        self.owner_died = False
-
-    def release(self) -> None:
-        """Unlock (``EPERM`` as ``PermissionError`` if this thread does not hold it)."""
-        self._check()
-        err = lib.rawmmap_mutex_unlock(self.address)
-        if err:
-            raise _error("pthread_mutex_unlock", err)
-
-    def __enter__(self) -> SharedMutex:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
     def __repr__(self) -> str:
-        return f"<rawmmap.SharedMutex at {self.address:#x} (offset {self.offset})>"
+        state = " closed" if self.closed else ""
+        return f"<rawmmap.SharedMutex{state} at {self.address:#x} (offset {self.offset})>"
+
+
+SharedMutex.__module__ = "rawmmap"

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from ._bindings import core
 from ._constants import VALUES
 from ._mapping import Mapping, map_anonymous, map_file
 from ._raw import memfd_create, mprotect
@@ -162,34 +163,35 @@ def sigbus_mapping(mapped_file: Callable[..., Mapping], page_size: int) -> Calla
     return make
 
 
-@dataclass
-class GuardPageBuffer:
+class GuardPageBuffer(core.Window):
     """``length`` bytes placed against a ``PROT_NONE`` guard page.
 
-    ``address`` is where the data starts; ``view()`` is a writable zero-copy
-    memoryview of exactly the data (numpy: ``numpy.frombuffer(b.view(),
-    dtype)``; ctypes: ``(ctypes.c_char * len(b)).from_address(b.address)``).
-    One byte past the end (``side="after"``) or before the start
-    (``side="before"``) is in the guard page: any access there faults at once.
+    ``address`` is where the data starts; ``memoryview(b)`` (every Python:
+    it is a C buffer exporter counted in its Mapping's exports) or
+    ``b.view()`` is a writable zero-copy view of exactly the data (numpy:
+    ``numpy.frombuffer(b, dtype)``; ctypes:
+    ``(ctypes.c_char * len(b)).from_address(b.address)``).  One byte past
+    the end (``side="after"``) or before the start (``side="before"``) is in
+    the guard page: any access there faults at once.  ``mapping`` is the
+    whole Mapping (data pages and guard page).
     """
 
-    address: int
-    length: int
+    __slots__ = ("side",)
     side: str
-    mapping: Mapping
 
-    def __len__(self) -> int:
-        return self.length
+    def __new__(cls, mapping: Mapping, start: int, length: int, side: str) -> GuardPageBuffer:
+        self = super().__new__(cls, mapping, start, length)
+        self.side = side
+        return self
 
     def view(self) -> memoryview:
-        start = self.address - self.mapping.address
-        return self.mapping.view()[start : start + self.length]
+        return memoryview(self)
 
     def __bytes__(self) -> bytes:
         return self.mapping.read(self.address - self.mapping.address, self.length)
 
-    def __buffer__(self, flags: int) -> memoryview:
-        return self.view()
+    def __repr__(self) -> str:
+        return f"<GuardPageBuffer {self.length} bytes at {self.address:#x}, guard {self.side}>"
 
 
 @pytest.fixture
@@ -220,7 +222,7 @@ def guard_page_buffer(page_size: int) -> Iterator[Callable[..., GuardPageBuffer]
             guard = m.address
         m.write(start, payload)
         mprotect(guard, page_size, PROT_NONE)
-        return GuardPageBuffer(m.address + start, n, side, m)
+        return GuardPageBuffer(m, start, n, side)
 
     yield make
     owned.close()

@@ -30,6 +30,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, SupportsIndex, cast
 
+from ._bindings import ffi, lib
 from ._constants import (
     errno_name,
     format_addr,
@@ -46,7 +47,6 @@ from ._constants import (
     format_prot,
 )
 from ._errors import call_error
-from ._native import ffi, lib
 
 __all__ = [
     "ftruncate", "madvise", "memfd_create", "mincore", "mlock", "mlock2", "mlockall", "mmap",

@@ -1,4 +1,4 @@
-/* The reference for tests/test_faults.py: DESIGN.md's behaviours 1, 2, 3, 6
+/* The reference for tests/test_faults.py: docs/design.md's behaviours 1, 2, 3, 6
  * and 7 done in C.  usage: fault_cases CASE DIR
  * Prints "key value" lines; a case that faults prints
  * "signal N", "code N" and "offset N" (si_addr minus the mapping's start)

@@ -124,6 +124,7 @@ def run(lesson: Lesson) -> None:
         if died:
             mutex.consistent()
         mutex.release()
+        mutex.close()  # a SharedMutex pins its mapping until it is closed (or dropped)
         lesson.saw("a process locked the mutex and {outcome} without unlocking; the next locker "
                    "got it at once with EOWNERDEAD (owner_died={died}), repaired, called "
                    "pthread_mutex_consistent", outcome=described(out), died=died)  # fmt: skip
