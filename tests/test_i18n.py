@@ -274,6 +274,10 @@ def test_help_and_errors_in_chinese(
     assert "rawmmap maps：错误：参数 pid：进程号必须 > 0，得到的是 -5" in err
     assert main(["demo", "nosuch", "--lang", "zh"]) == 2
     assert "没有演示 'nosuch'" in capsys.readouterr().err
+    assert main(["pages", "0xzz", "--lang", "zh"]) == 2
+    assert "rawmmap pages：错误的地址范围 '0xzz'" in capsys.readouterr().err
+    assert main(["pages", "--mapping", "/no/such", "--lang", "zh"]) == 1
+    assert "rawmmap pages：进程" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--lang", "fr"])  # not a language we have: argparse says so, in English
     assert "invalid choice: 'fr'" in capsys.readouterr().err

@@ -204,7 +204,7 @@ def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
     for word in args.target:
         if "-" in word or word.lower().startswith("0x"):
             try:
-                lo, _, hi = word.partition("-")
+                lo, _sep, hi = word.partition("-")
                 span = (int(lo, 16), int(hi, 16) if hi else int(lo, 16) + 1)
             except ValueError:
                 print(_("rawmmap pages: bad address range {word!r} (hex: ADDR or START-END)"
@@ -239,7 +239,7 @@ def _cmd_pages(args: argparse.Namespace, style: _Style) -> int:
         ]}, sys.stdout, indent=1)  # fmt: skip
         print()
         return 0
-    legend = "  ".join(f"{char} {state}" for state, (char, _) in STATES.items())
+    legend = "  ".join(f"{char} {state}" for state, (char, _colour) in STATES.items())
     print(style(_("one character per page: {legend}").format(legend=legend), "2"))
     for v, lo, hi, infos in ranges:
         what = f"{v.perms} {v.kind}" if v else _("not mapped")

@@ -117,13 +117,13 @@ def tour_html(lessons: Sequence[tuple[int, Shown]], *, title: str = "The rawmmap
     machine = _("Linux {release} on {machine}, {page}-byte pages, {seen}").format(
         release=platform.release(), machine=platform.machine(), page=page_size(), seen=seen
     )
-    passed = sum(lesson.as_dict()["ok"] for _, lesson in lessons)
+    passed = sum(lesson.as_dict()["ok"] for _number, lesson in lessons)
     nav = "".join(
         f'<li><a href="#{escape(lesson.as_dict()["name"])}">'
         f"{escape(lesson.as_dict()['title'])}</a> "
         f'<span class="{"ok" if lesson.as_dict()["ok"] else "bad"}">'
         f"{'✔' if lesson.as_dict()['ok'] else '✘'}</span></li>"
-        for _, lesson in lessons
+        for _number, lesson in lessons
     )
     start = lessons[0][0] if lessons else 1
     body = "\n".join(_lesson(n, lesson) for n, lesson in lessons)
