@@ -89,7 +89,8 @@ def _calls(mod: Any, path: str) -> list[tuple[str, Callable[[], object]]]:
     for key in (0, 31, -1, -32, 32, -33, 2**70, "a", 1.0, None, True):
         add(f"get {key!r}", lambda key=key: m[key])
     for sl in (slice(None), slice(3, 9), slice(None, None, -1), slice(1, 30, 7), slice(30, 1, -3),
-               slice(-5, None), slice(5, 2), slice(0, 32, 2**62), slice(None, None, 0)):  # fmt: skip
+               slice(-5, None), slice(5, 2), slice(0, 32, 2**62),
+               slice(None, None, 0)):  # fmt: skip
         add(f"get {sl!r}", lambda sl=sl: m[sl])
     for key, value in ((0, 7), (0, 256), (0, -1), (0, b"a"), (40, 1), ("a", 1), (-1, 255)):
         add(f"set {key!r}={value!r}", lambda key=key, value=value: m.__setitem__(key, value))
@@ -194,7 +195,8 @@ def _calls(mod: Any, path: str) -> list[tuple[str, Callable[[], object]]]:
                       ("bytes", lambda: bytes(m)), ("enter", m.__enter__),
                       ("set", lambda: m.__setitem__(0, 1)), ("repr", lambda: repr(m))):  # fmt: skip
         add(f"closed {label}", fn)
-    for args, kwargs in (((-1, -1), {}), ((-1, 0), {}), ((-1.0, 10), {}), ((-1, 10), {"offset": -1}),
+    for args, kwargs in (((-1, -1), {}), ((-1, 0), {}), ((-1.0, 10), {}),
+                         ((-1, 10), {"offset": -1}),
                          ((-2, 10), {}), ((2**40, 10), {}), ((-1, 10), {"prot": 1, "access": 1}),
                          ((-1, 10), {"access": 7}), ((), {"fileno": -1, "length": 10}),
                          ((-1, 10), {"flags": mod.MAP_PRIVATE}),
@@ -206,7 +208,8 @@ def _calls(mod: Any, path: str) -> list[tuple[str, Callable[[], object]]]:
     size = os.fstat(ro_fd).st_size
     for length, offset in ((size + 1, 0), (0, PAGE), (0, 1), (1, size), (0, 0), (3, 2)):
         add(f"file new {length} {offset}",
-            lambda n=length, o=offset: mod.mmap(ro_fd, n, offset=o, access=mod.ACCESS_READ))  # fmt: skip
+            lambda n=length, o=offset: mod.mmap(ro_fd, n, offset=o,
+                                                access=mod.ACCESS_READ))  # fmt: skip
     add("file new prot", lambda: mod.mmap(ro_fd, 0, prot=mod.PROT_READ))
     add("file new write on ro fd", lambda: mod.mmap(ro_fd, 0))
     add("ro fd close", lambda: os.close(ro_fd))
@@ -227,8 +230,8 @@ def test_same_results_errors_and_messages_as_the_stdlib(tmp_path: pathlib.Path) 
     # as the stdlib's own __name__): only messages that the interpreter writes differ
     got = [(label, text.replace("'mmap' and 'mmap'", "'mmap.mmap' and 'mmap.mmap'"))
            for label, text in got]  # fmt: skip
-    mismatches = [(e, g) for e, g in zip(expected, got) if e != g]
-    assert not mismatches, "\n".join(f"{e[0]}: stdlib {e[1]} / compat {g[1]}" for e, g in mismatches)
+    mismatches = [(e, g) for e, g in zip(expected, got, strict=True) if e != g]
+    assert not mismatches, "\n".join(f"{e[0]}: {e[1]} / compat {g[1]}" for e, g in mismatches)
 
 
 def test_subclass_weakref_context_manager_and_repr() -> None:
@@ -544,3 +547,14 @@ def test_a_log_reader_survives_truncation() -> None:
             f.write(b"first\n" + b"second line\n" * 1000)
         outcome = rawmmap.run_isolated(reader, path, timeout=60)
     assert outcome.returned == ["first", "MappingFault at pos 6"], outcome.describe()
+
+
+def test_readme_moving_from_mmap_example_runs_as_printed(tmp_path: pathlib.Path) -> None:
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Moving from mmap", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    printed = [line.split("#")[1].strip() for line in code.splitlines() if "print(" in line]
+    assert proc.stdout.splitlines() == printed

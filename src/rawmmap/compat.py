@@ -33,12 +33,13 @@ an address after it was unmapped.  Each memory access is a guarded copy
 
 from __future__ import annotations
 
+import contextlib
 import mmap as _stdlib
 import operator
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -48,7 +49,8 @@ from ._constants import VALUES
 from ._errors import MappingFault
 from ._mapping import Mapping
 
-__all__ = ["error", "mmap"]  # extended below with the constants the running Python has
+# extended below with the constants the running Python has
+__all__ = ["error", "mmap"]
 
 error = OSError
 
@@ -73,8 +75,8 @@ for _name in dir(_stdlib):
     if _name.startswith(_HEADER_PREFIXES):
         globals()[_name] = VALUES.get(_name, getattr(_stdlib, _name))
         __all__.append(_name)
-__all__ += ["ACCESS_DEFAULT", "ACCESS_READ", "ACCESS_WRITE", "ACCESS_COPY", "PAGESIZE",
-            "ALLOCATIONGRANULARITY"]  # fmt: skip
+__all__ += ["ACCESS_COPY", "ACCESS_DEFAULT", "ACCESS_READ", "ACCESS_WRITE",
+            "ALLOCATIONGRANULARITY", "PAGESIZE"]  # fmt: skip
 
 _PROT_READ = VALUES["PROT_READ"]
 _PROT_WRITE = VALUES["PROT_WRITE"]
@@ -91,7 +93,8 @@ def _stdlib_features() -> tuple[bool, bool, bool]:
     """What the running Python's mmap has: trackfd=, seekable(), seek() returning the position."""
     probe = _stdlib.mmap(-1, 1)
     try:
-        seek_returns = probe.seek(0) is not None
+        seek: Callable[[int], object] = probe.seek  # typeshed: None before 3.13
+        seek_returns = seek(0) is not None
     finally:
         probe.close()
     try:
@@ -117,7 +120,7 @@ _NOT_GIVEN: Any = object()
 
 
 def _c_int(value: object) -> int:
-    v = operator.index(value)  # type: ignore[call-overload]
+    v = operator.index(value)  # type: ignore[arg-type]
     if v > _INT_MAX:
         raise OverflowError("signed integer is greater than maximum")
     if v < -_INT_MAX - 1:
@@ -126,7 +129,7 @@ def _c_int(value: object) -> int:
 
 
 def _ssize(value: object) -> int:
-    v = operator.index(value)  # type: ignore[call-overload]
+    v = operator.index(value)  # type: ignore[arg-type]
     if not -_SSIZE_MAX - 1 <= v <= _SSIZE_MAX:
         raise OverflowError("Python int too large to convert to C ssize_t")
     return int(v)
@@ -145,11 +148,11 @@ def _bytes_arg(value: object) -> bytes:
 
 
 def _plain_os_error(exc: OSError) -> OSError:
-    """The standard library's exception for a failed call: OSError(errno, strerror), no call text."""
+    """The standard library's exception for a failed call: OSError(errno, strerror), no call."""
     return OSError(exc.errno, exc.strerror)
 
 
-class mmap(core.Region):  # noqa: N801  (the standard library's name)
+class mmap(core.Region):  # the standard library's name
     """The standard library's ``mmap.mmap``, with guarded memory access (see the module doc).
 
     ``mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,
@@ -157,7 +160,7 @@ class mmap(core.Region):  # noqa: N801  (the standard library's name)
     standard library's checks; ``fileno=-1`` maps anonymous memory.
     """
 
-    __slots__ = ("_pos", "_access", "_trackfd")
+    __slots__ = ("_access", "_pos", "_trackfd")
     _pos: int
     _access: int
     _trackfd: bool
@@ -266,10 +269,10 @@ class mmap(core.Region):  # noqa: N801  (the standard library's name)
             f"length={self.length}, pos={self._pos}, offset={self.offset}>"
         )
 
-    def __reduce_ex__(self, protocol: object) -> Any:  # type: ignore[override]
+    def __reduce_ex__(self, protocol: object) -> Any:
         raise TypeError(f"cannot pickle '{self._type_name}' object")
 
-    def __reduce__(self) -> Any:  # type: ignore[override]
+    def __reduce__(self) -> Any:
         raise TypeError(f"cannot pickle '{self._type_name}' object")
 
     def __copy__(self) -> Any:
@@ -298,10 +301,8 @@ class mmap(core.Region):  # noqa: N801  (the standard library's name)
         finally:
             self._release(self.address, self.length, closed)
         if self._owns_fd:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self.fd)
-            except OSError:
-                pass
 
     def __enter__(self) -> mmap:
         self._valid()
@@ -470,7 +471,9 @@ class mmap(core.Region):  # noqa: N801  (the standard library's name)
             except TypeError:
                 raise TypeError("mmap indices must be integers") from None
             if not -_SSIZE_MAX - 1 <= i <= _SSIZE_MAX:
-                raise IndexError(f"cannot fit '{type(key).__name__}' into an index-sized integer")
+                raise IndexError(
+                    f"cannot fit '{type(key).__name__}' into an index-sized integer"
+                )
             self._valid()
             size = self.length
             if i < 0:
@@ -553,7 +556,9 @@ class mmap(core.Region):  # noqa: N801  (the standard library's name)
         if type(key) is int or (not isinstance(key, slice) and hasattr(type(key), "__index__")):
             i = operator.index(key)
             if not -_SSIZE_MAX - 1 <= i <= _SSIZE_MAX:
-                raise IndexError(f"cannot fit '{type(key).__name__}' into an index-sized integer")
+                raise IndexError(
+                    f"cannot fit '{type(key).__name__}' into an index-sized integer"
+                )
             self._valid()
             size = self.length
             if i < 0:
