@@ -16,47 +16,47 @@ import rawmmap
 from ._harness import Contender, Row, interleave, rows_for, timed
 
 SIZE = 1 << 20
-I = 8  # the offset every access uses
+AT = 8  # the offset every access uses
 DATA = b"12345678"
 
 
 def run(scale: float = 1.0) -> list[Row]:
     s = stdlib_mmap.mmap(-1, SIZE)
     m = rawmmap.map_anonymous(SIZE, flags=rawmmap.MAP_SHARED)
-    addr = m.address + I
+    addr = m.address + AT
     read, write = rawmmap.read, rawmmap.write
 
     def s_item(n: int) -> None:
         for _ in range(n):
-            s[I]
+            s[AT]
 
     def m_item(n: int) -> None:
         for _ in range(n):
-            m[I]
+            m[AT]
 
     def s_slice(n: int) -> None:
         for _ in range(n):
-            s[I : I + 8]
+            s[AT : AT + 8]
 
     def m_slice(n: int) -> None:
         for _ in range(n):
-            m[I : I + 8]
+            m[AT : AT + 8]
 
     def s_set_item(n: int) -> None:
         for _ in range(n):
-            s[I] = 1
+            s[AT] = 1
 
     def m_set_item(n: int) -> None:
         for _ in range(n):
-            m[I] = 1
+            m[AT] = 1
 
     def s_set_slice(n: int) -> None:
         for _ in range(n):
-            s[I : I + 8] = DATA
+            s[AT : AT + 8] = DATA
 
     def m_set_slice(n: int) -> None:
         for _ in range(n):
-            m[I : I + 8] = DATA
+            m[AT : AT + 8] = DATA
 
     def m_write(n: int) -> None:
         for _ in range(n):
@@ -81,7 +81,7 @@ def run(scale: float = 1.0) -> list[Row]:
         contenders = [Contender(base_name, timed(base)), Contender(ours_name, timed(ours))]
         interleave(contenders, per_round, 7)
         rows += rows_for(f"small: {what}", contenders, base_name, unit="access")
-    assert m[I : I + 8] == s[I : I + 8] == DATA  # both did the same work
+    assert m[AT : AT + 8] == s[AT : AT + 8] == DATA  # both did the same work
     m.close()
     s.close()
     return rows
