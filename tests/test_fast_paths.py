@@ -73,6 +73,14 @@ def same(m: Any, fast: tuple[Any, ...], checked: tuple[Any, ...], at: int = 0) -
 
 def test_fast_paths_match_the_checked_paths_on_edge_inputs() -> None:
     m = rawmmap.map_anonymous(PAGE, flags=rawmmap.MAP_SHARED)
+    names = ["atomic_load", "atomic_store", "atomic_add", "atomic_exchange",
+             "atomic_compare_exchange"]  # fmt: skip
+    for f in [rawmmap.read, rawmmap.write, rawmmap.read_into]:
+        assert type(f).__name__ == "builtin_function_or_method"  # no Python frame
+    for name in names:
+        assert type(getattr(rawmmap, name)).__name__ == "builtin_function_or_method", name
+        assert type(getattr(m, name)).__name__ == "builtin_function_or_method", name
+        assert getattr(rawmmap, name).__doc__.count("__atomic_") >= 1, name
     # the address-taking functions write wherever they are told: their page has
     # PROT_NONE pages on both sides, so the edge cases fault instead of writing
     # into a neighbour
