@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import operator
 import os
+import signal
+import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ from ._errors import MappingFault
 if TYPE_CHECKING:
     from ._pages import PageInfo
 
-__all__ = ["Mapping", "map_anonymous", "map_file"]
+__all__ = ["Mapping", "PatchedPagesWarning", "map_anonymous", "map_file"]
 
 PROT_READ = VALUES["PROT_READ"]
 PROT_WRITE = VALUES["PROT_WRITE"]
@@ -42,6 +44,24 @@ MAP_FIXED = VALUES["MAP_FIXED"]
 MS_SYNC = VALUES["MS_SYNC"]
 _MREMAP_MAYMOVE = VALUES.get("MREMAP_MAYMOVE", 0)
 _PAGE = _raw.page_size()
+_BUS_ADRERR = VALUES["BUS_ADRERR"]
+_ON_SIGBUS = ("raise", "zero")
+
+
+class PatchedPagesWarning(ResourceWarning):
+    """A recovery-mode Mapping was closed with patched pages nobody checked."""
+
+
+PatchedPagesWarning.__module__ = "rawmmap"
+
+
+def _check_on_sigbus(func: str, on_sigbus: object) -> None:
+    if not isinstance(on_sigbus, str) or on_sigbus not in _ON_SIGBUS:
+        raise ValueError(
+            f"{func}(): on_sigbus must be 'raise' (a fault beyond the end of the file kills "
+            f"the process, as in C) or 'zero' (the page is replaced by zeros and recorded), "
+            f"not {on_sigbus!r}"
+        )
 
 
 def _refuse_fixed(func: str, flags: object) -> None:
@@ -75,8 +95,9 @@ class Mapping(core.Region):
     :meth:`write`, ``bytes(m)`` and the atomics are guarded C calls.
     """
 
-    __slots__ = ("path",)
+    __slots__ = ("_checked", "path")
     path: str | None
+    _checked: set[int]
 
     def __init__(
         self,
@@ -87,14 +108,23 @@ class Mapping(core.Region):
         offset: int = 0,
         addr: int = 0,
         *,
+        on_sigbus: str = "raise",
         _owns_fd: bool = False,
     ) -> None:
         self.path = None
+        self._checked = set()
         if self.address:
             raise RuntimeError(f"{type(self).__name__}.__init__ called twice")
         _refuse_fixed(type(self).__name__, flags)
+        _check_on_sigbus(type(self).__name__, on_sigbus)
         address = _raw.mmap(addr, length, prot, flags, fd, offset)
         self._adopt(address, int(length), int(prot), int(flags), int(fd), int(offset), _owns_fd)
+        if on_sigbus == "zero":
+            try:
+                self._recover()
+            except BaseException:
+                self.close()
+                raise
 
     # -- state -----------------------------------------------------------------
 
@@ -145,6 +175,75 @@ class Mapping(core.Region):
         if fault.code == "SEGV_PKUERR":
             return "the page's protection key denies this access to this thread (pkeys(7))"
         return "the kernel refused the access"
+
+    # -- recovery mode (on_sigbus="zero"; the table is section 1r of _csrc/core.c) --
+
+    @property
+    def on_sigbus(self) -> str:
+        """``"zero"`` for a recovery-mode Mapping, else ``"raise"``."""
+        return "zero" if self._recovering else "raise"
+
+    @property
+    def patched(self) -> list[tuple[int, bool | None]]:
+        """The pages replaced by zeros: ``(offset, wrote)`` in the order of the faults.
+
+        ``wrote`` is True for a write access, False for a read, None where the
+        CPU does not say (x86-64's page-fault error code says).  Always empty
+        for ``on_sigbus="raise"``.
+        """
+        return [(offset, wrote) for _, offset, wrote in self._patches()]
+
+    def check(self) -> None:
+        """Raise :class:`MappingFault` (SIGBUS, ``BUS_ADRERR``) if any page was patched.
+
+        The fault names the first patched page (``.offset``, ``.address``) and
+        the message lists all of them.  Patches stay until :meth:`repair`.
+        """
+        patches = self._patches()
+        if not patches:
+            return
+        self._checked.update(entry for entry, _, _ in patches)
+        first = patches[0][1]
+        fault = MappingFault(signal.SIGBUS, _BUS_ADRERR, self.address + first)
+        fault.mapping, fault.offset = self, first
+        listed = ", ".join(
+            f"{off} ({'write' if w else 'read' if w is False else 'access'})"
+            for _, off, w in patches
+        )
+        fault.explanation = (
+            f"on_sigbus='zero' replaced {len(patches)} page(s) beyond the end of the file by "
+            f"zeros (writes into them are lost): offsets {listed}; "
+            "regrow the file and call repair()"
+        )
+        raise fault
+
+    def repair(self) -> list[int]:
+        """Map the file back over every patched page the file covers again; their offsets.
+
+        Each page is ``mmap(page, pagesize, prot, flags|MAP_FIXED, fd,
+        offset+page_offset)`` — the Mapping's own protection, flags and offset
+        arithmetic — over a page this Mapping owns, so the address (and every
+        numpy array or memoryview of it) stays the same.  Pages the file
+        still does not reach stay patched.  mmap(2).
+        """
+        self._check_open()
+        patches = self._patches()
+        if not patches or self.fd < 0:
+            return []
+        size = os.fstat(self.fd).st_size
+        done: list[int] = []
+        for entry, off, _ in patches:
+            if self.offset + off >= size:
+                continue
+            _raw.mmap(self.address + off, _PAGE, self.prot, self.flags | MAP_FIXED, self.fd,
+                      self.offset + off)  # fmt: skip
+            self._repaired(entry)
+            self._checked.discard(entry)
+            done.append(off)
+        return done
+
+    def _unchecked(self) -> list[int]:
+        return [off for entry, off, _ in self._patches() if entry not in self._checked]
 
     # -- atomics (guarded, in C; see rawmmap._atomic) -----------------------------
 
@@ -291,6 +390,7 @@ class Mapping(core.Region):
         right now is waited for; later accesses raise ``ValueError``.  Two
         threads closing at once make one ``munmap``.
         """
+        unchecked = self._unchecked() if self._recovering else []
         if not self._exclusive("close"):
             return  # already closed
         closed = False
@@ -301,6 +401,13 @@ class Mapping(core.Region):
             self._release(self.address, self.length, closed)
         if self._owns_fd:
             os.close(self.fd)
+        if unchecked:
+            warnings.warn(
+                f"{self!r} was closed with page(s) at offsets {unchecked} replaced by zeros "
+                "(on_sigbus='zero') and never checked: call check() (or use 'with') to see them",
+                PatchedPagesWarning,
+                stacklevel=2,
+            )
 
     def __enter__(self) -> Mapping:
         self._check_open()
@@ -312,7 +419,11 @@ class Mapping(core.Region):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        try:
+            if exc_type is None and not self.closed:
+                self.check()
+        finally:
+            self.close()
 
 
 def map_file(
@@ -323,6 +434,7 @@ def map_file(
     prot: int = PROT_READ | PROT_WRITE,
     flags: int = MAP_SHARED,
     addr: int = 0,
+    on_sigbus: str = "raise",
 ) -> Mapping:
     """Map a file, by path or fd.
 
@@ -332,8 +444,14 @@ def map_file(
     that is 0 or less: an empty file is mapped too, and a ``length`` past the
     end of the file is allowed — touching a page wholly beyond EOF is the
     SIGBUS lesson (the standard library refuses both).
+
+    ``on_sigbus="zero"`` is recovery mode: a zero-copy access (numpy,
+    memoryview, ctypes) to a page beyond the end of the file gets a page of
+    zeros instead of killing the process, and the page is recorded —
+    :attr:`Mapping.patched`, :meth:`Mapping.check`, :meth:`Mapping.repair`.
     """
     _refuse_fixed("map_file", flags)
+    _check_on_sigbus("map_file", on_sigbus)
     owns = not isinstance(path_or_fd, int)
     if owns:
         mode = os.O_RDWR if prot & PROT_WRITE else os.O_RDONLY
@@ -344,7 +462,7 @@ def map_file(
         if length is None:
             size = os.fstat(fd).st_size - offset
             length = size if size > 0 else _PAGE
-        mapping = Mapping(length, prot, flags, fd, offset, addr, _owns_fd=owns)
+        mapping = Mapping(length, prot, flags, fd, offset, addr, on_sigbus=on_sigbus, _owns_fd=owns)
     except BaseException:
         if owns:
             os.close(fd)

@@ -213,6 +213,201 @@ static void rm_chain(int sig, siginfo_t *si, void *ctx)
     }
 }
 
+/* ---- (1r) recovery ranges: on_sigbus="zero" ----------------------------------
+ *
+ * A Mapping in recovery mode registers its range in a fixed table of slots
+ * (static memory: nothing is allocated, nothing locked, nothing of Python
+ * runs in the handler).  A kernel SIGBUS with BUS_ADRERR (the page lies
+ * beyond the end of the file) at an address inside an active slot, while no
+ * guard frame is open in the faulting thread, is handled right there: that
+ * one page is replaced by a private zero-filled page with the range's
+ * protection — mmap(page, pagesize, prot, MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS,
+ * -1, 0), a plain system call wrapper in glibc and musl, no lock, errno saved
+ * by the handler — the event is appended to the slot's log, and the handler
+ * returns: the faulting instruction runs again and finds memory.
+ *
+ * Why MAP_FIXED is safe there (it replaces whatever is mapped at the
+ * address): the page lies inside a range that a live Region owns and that is
+ * registered; registration ends before the range is handed to munmap or
+ * mremap (close/remap take the Region exclusively and that suspends the
+ * slot; tp_dealloc frees the slot before munmap), and suspending waits until
+ * no handler is inside the slot (`users`: a handler increments it, then
+ * re-reads `state`; the suspender stores `state`, then waits for `users` to
+ * be 0 — both seq_cst, so one of them sees the other).  So the address
+ * cannot be unmapped, or reused by someone else, while a handler patches it.
+ *
+ * A guard frame open in the faulting thread wins: a guarded access (m[i],
+ * m.read, rawmmap.read, ...) on a page that is not patched raises
+ * MappingFault as in "raise" mode — it can say what went wrong, exactly
+ * then.  On a page already patched it sees the zeros (the page is memory
+ * now); check() is the one place that reports patches.  SIGSEGV is never
+ * patched; neither is a SIGBUS sent by a process (si_code <= 0), BUS_ADRALN
+ * or BUS_OBJERR, or an address outside every active slot: those go on to
+ * the guard's usual path (a real crash).
+ *
+ * Two threads may fault on the same page at once (both see it missing).
+ * The log is also the claim: a handler appends a CLAIM entry for its page
+ * (index by atomic fetch_add), then scans the entries before its own: one
+ * for the same page that is CLAIM or PATCHED means another thread patches or
+ * patched it — wait until it is PATCHED (a few microseconds: the other
+ * handler is inside one mmap call; waits only go to lower indices, so they
+ * cannot form a cycle), mark its own entry DUP and return.  Otherwise map
+ * the zero page and mark the entry PATCHED.  No write into a freshly patched
+ * page is lost to a second patch.  A full log (RM_RLOG entries) means no
+ * more patches for that Mapping: the fault is a real crash, as in "raise".
+ *
+ * The access kind comes from x86-64's page-fault error code (REG_ERR bit 1:
+ * write); elsewhere it is unknown.  Cost: a Mapping not in recovery mode
+ * pays nothing on the access path (nothing there changed) and the handler
+ * only looks at the table while some slot is registered (rm_ractive). */
+
+#include <sched.h>
+#include <ucontext.h>
+
+#define RM_RSLOTS 64 /* recovery-mode mappings open at once */
+#define RM_RLOG 1024 /* patches logged per mapping (repaired ones included) */
+
+enum { RR_FREE, RR_HELD, RR_ACTIVE };
+enum { RL_EMPTY, RL_CLAIM, RL_PATCHED, RL_DUP, RL_REPAIRED };
+enum { RA_UNKNOWN, RA_READ, RA_WRITE };
+
+#define RL_ENTRY(page, access, kind) \
+    (((uint64_t)(page) << 5) | ((uint64_t)(access) << 3) | (uint64_t)(kind))
+#define RL_KIND(e) ((int)((e) & 7))
+#define RL_ACCESS(e) ((int)(((e) >> 3) & 3))
+#define RL_PAGE(e) ((e) >> 5)
+#define RM_SEQ __ATOMIC_SEQ_CST
+
+struct rm_rslot {
+    int state;          /* RR_*: only RR_ACTIVE slots are patched */
+    int users;          /* handlers inside the slot right now */
+    uintptr_t start, end; /* page-rounded range */
+    int prot;           /* protection of a zero page */
+    unsigned int nlog;  /* entries claimed (may pass RM_RLOG: those are dropped) */
+    uint64_t log[RM_RLOG];
+};
+
+static struct rm_rslot rm_rslots[RM_RSLOTS];
+static int rm_ractive;     /* slots not free: the handler looks only when > 0 */
+static uintptr_t rm_rpage; /* page size, set before the first registration */
+
+static int rm_fault_access(void *ctx)
+{
+#if defined(__x86_64__) && defined(REG_ERR)
+    const ucontext_t *uc = (const ucontext_t *)ctx;
+    return (uc->uc_mcontext.gregs[REG_ERR] & 2) ? RA_WRITE : RA_READ;
+#else
+    (void)ctx;
+    return RA_UNKNOWN;
+#endif
+}
+
+/* In the handler, with a user count held on an active slot containing a. */
+static int rm_patch(struct rm_rslot *s, uintptr_t a, void *ctx)
+{
+    uintptr_t page = a & ~(rm_rpage - 1);
+    uint64_t idx = (page - s->start) / rm_rpage, e;
+    int access = rm_fault_access(ctx);
+    unsigned int me = __atomic_fetch_add(&s->nlog, 1, RM_SEQ), j;
+    if (me >= RM_RLOG)
+        return 0;
+    __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_CLAIM), RM_SEQ);
+    for (j = 0; j < me; j++) {
+        while ((e = __atomic_load_n(&s->log[j], RM_SEQ)) == RL_EMPTY)
+            sched_yield(); /* reserved a moment ago by another handler */
+        if (RL_PAGE(e) != idx || (RL_KIND(e) != RL_CLAIM && RL_KIND(e) != RL_PATCHED))
+            continue;
+        while (RL_KIND(e = __atomic_load_n(&s->log[j], RM_SEQ)) == RL_CLAIM)
+            sched_yield();
+        if (RL_KIND(e) == RL_PATCHED) {
+            __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_DUP), RM_SEQ);
+            return 1;
+        }
+    }
+    if (mmap((void *)page, (size_t)rm_rpage, __atomic_load_n(&s->prot, RM_SEQ),
+             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+        __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_DUP), RM_SEQ);
+        return 0;
+    }
+    __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_PATCHED), RM_SEQ);
+    return 1;
+}
+
+/* In the handler: 1 if the fault was patched (return and run it again). */
+static int rm_recover(int sig, siginfo_t *si, void *ctx)
+{
+    uintptr_t a = (uintptr_t)si->si_addr;
+    int i, done;
+    if (sig != SIGBUS || si->si_code != BUS_ADRERR || __atomic_load_n(&rm_ractive, RM_SEQ) <= 0)
+        return 0;
+    for (i = 0; i < RM_RSLOTS; i++) {
+        struct rm_rslot *s = &rm_rslots[i];
+        if (__atomic_load_n(&s->state, RM_SEQ) != RR_ACTIVE)
+            continue;
+        __atomic_add_fetch(&s->users, 1, RM_SEQ);
+        if (__atomic_load_n(&s->state, RM_SEQ) == RR_ACTIVE && a >= s->start && a < s->end) {
+            done = rm_patch(s, a, ctx);
+            __atomic_sub_fetch(&s->users, 1, RM_SEQ);
+            return done;
+        }
+        __atomic_sub_fetch(&s->users, 1, RM_SEQ);
+    }
+    return 0;
+}
+
+/* With the GIL: a slot for [start, start+length), or -1 if the table is full. */
+static int rm_recovery_register(uintptr_t start, size_t length, int prot)
+{
+    int i;
+    if (rm_rpage == 0)
+        rm_rpage = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (i = 0; i < RM_RSLOTS; i++) {
+        struct rm_rslot *s = &rm_rslots[i];
+        int expected = RR_FREE;
+        if (!__atomic_compare_exchange_n(&s->state, &expected, RR_HELD, 0, RM_SEQ, RM_SEQ))
+            continue;
+        s->start = start;
+        s->end = start + ((length + rm_rpage - 1) & ~(rm_rpage - 1));
+        __atomic_store_n(&s->prot, prot, RM_SEQ);
+        __atomic_store_n(&s->nlog, 0, RM_SEQ);
+        __atomic_add_fetch(&rm_ractive, 1, RM_SEQ);
+        __atomic_store_n(&s->state, RR_ACTIVE, RM_SEQ);
+        return i;
+    }
+    return -1;
+}
+
+/* With the GIL: no handler patches the slot from now on (waits for those inside). */
+static void rm_recovery_suspend(int i)
+{
+    struct rm_rslot *s = &rm_rslots[i];
+    int expected = RR_ACTIVE;
+    __atomic_compare_exchange_n(&s->state, &expected, RR_HELD, 0, RM_SEQ, RM_SEQ);
+    while (__atomic_load_n(&s->users, RM_SEQ) > 0)
+        sched_yield();
+}
+
+static void rm_recovery_resume(int i, uintptr_t start, size_t length)
+{
+    struct rm_rslot *s = &rm_rslots[i];
+    s->start = start;
+    s->end = start + ((length + rm_rpage - 1) & ~(rm_rpage - 1));
+    __atomic_store_n(&s->state, RR_ACTIVE, RM_SEQ);
+}
+
+static void rm_recovery_free(int i)
+{
+    struct rm_rslot *s = &rm_rslots[i];
+    unsigned int n, j;
+    rm_recovery_suspend(i);
+    n = __atomic_load_n(&s->nlog, RM_SEQ);
+    for (j = 0; j < n && j < RM_RLOG; j++)
+        __atomic_store_n(&s->log[j], RL_EMPTY, RM_SEQ);
+    __atomic_store_n(&s->nlog, 0, RM_SEQ);
+    __atomic_sub_fetch(&rm_ractive, 1, RM_SEQ);
+    __atomic_store_n(&s->state, RR_FREE, RM_SEQ);
+}
+
 static void rm_on_signal(int sig, siginfo_t *si, void *ctx)
 {
     int saved_errno = errno;
@@ -229,6 +424,10 @@ static void rm_on_signal(int sig, siginfo_t *si, void *ctx)
         rm_top = frame->prev;
         errno = saved_errno;
         siglongjmp(frame->env, 1);
+    }
+    if (rm_recover(sig, si, ctx)) { /* on_sigbus="zero": the page is memory now */
+        errno = saved_errno;
+        return;
     }
     if (rm_report_fd >= 0) {
         struct rm_fault rec;
@@ -1113,6 +1312,7 @@ typedef struct {
     Py_ssize_t exports;
     Py_ssize_t busy;
     PyObject *weakrefs;
+    int rslot1; /* recovery slot + 1 (on_sigbus="zero"), 0: none */
 } Region;
 
 static PyTypeObject RegionType;
@@ -1485,6 +1685,8 @@ static PyObject *region_exclusive(Region *r, PyObject *what)
         usleep(50);
         Py_END_ALLOW_THREADS
     }
+    if (r->rslot1) /* before munmap/mremap: no handler patches the range any more */
+        rm_recovery_suspend(r->rslot1 - 1);
     Py_RETURN_TRUE;
 }
 
@@ -1503,6 +1705,12 @@ static PyObject *region_release(Region *r, PyObject *args)
     r->addr = (uintptr_t)addr;
     r->length = length;
     r->state = closed ? RS_CLOSED : RS_OPEN;
+    if (r->rslot1 && closed) {
+        rm_recovery_free(r->rslot1 - 1);
+        r->rslot1 = 0;
+    } else if (r->rslot1) {
+        rm_recovery_resume(r->rslot1 - 1, r->addr, (size_t)r->length);
+    }
     Py_RETURN_NONE;
 }
 
@@ -1512,7 +1720,88 @@ static PyObject *region_set_prot(Region *r, PyObject *arg)
     if (prot == -1 && PyErr_Occurred())
         return NULL;
     r->prot = prot;
+    if (r->rslot1)
+        __atomic_store_n(&rm_rslots[r->rslot1 - 1].prot, prot, RM_SEQ);
     Py_RETURN_NONE;
+}
+
+/* _recover(): on_sigbus="zero" — register the range (section 1r) and make
+ * sure rawmmap's handler is the one a fault meets. */
+static PyObject *region_recover(Region *r, PyObject *unused)
+{
+    int slot;
+    (void)unused;
+    if (region_usable(r) < 0)
+        return NULL;
+    if (r->rslot1)
+        Py_RETURN_NONE;
+    if (rm_ready() < 0)
+        return NULL;
+    slot = rm_recovery_register(r->addr, (size_t)r->length, r->prot);
+    if (slot < 0) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "on_sigbus='zero': at most %d recovery-mode mappings can be open at once "
+                     "(close one first)",
+                     RM_RSLOTS);
+        return NULL;
+    }
+    r->rslot1 = slot + 1;
+    Py_RETURN_NONE;
+}
+
+/* _patches() -> [(entry, offset, wrote: bool | None)] for every page patched
+ * and not repaired, in the order of the faults. */
+static PyObject *region_patches(Region *r, PyObject *unused)
+{
+    struct rm_rslot *s;
+    unsigned int n, j;
+    PyObject *out = PyList_New(0);
+    (void)unused;
+    if (out == NULL || !r->rslot1)
+        return out;
+    s = &rm_rslots[r->rslot1 - 1];
+    n = __atomic_load_n(&s->nlog, RM_SEQ);
+    for (j = 0; j < n && j < RM_RLOG; j++) {
+        uint64_t e = __atomic_load_n(&s->log[j], RM_SEQ);
+        PyObject *item;
+        int acc;
+        if (RL_KIND(e) != RL_PATCHED)
+            continue;
+        acc = RL_ACCESS(e);
+        item = Py_BuildValue("(IKO)", j, (unsigned long long)(RL_PAGE(e) * rm_rpage),
+                             acc == RA_UNKNOWN ? Py_None : acc == RA_WRITE ? Py_True : Py_False);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+/* _repaired(entry): the file is mapped back over that entry's page. */
+static PyObject *region_repaired(Region *r, PyObject *arg)
+{
+    long j = PyLong_AsLong(arg);
+    uint64_t e;
+    if (j == -1 && PyErr_Occurred())
+        return NULL;
+    if (!r->rslot1 || j < 0 || j >= RM_RLOG) {
+        PyErr_SetString(PyExc_ValueError, "_repaired(): no such entry");
+        return NULL;
+    }
+    e = __atomic_load_n(&rm_rslots[r->rslot1 - 1].log[j], RM_SEQ);
+    if (RL_KIND(e) == RL_PATCHED)
+        __atomic_store_n(&rm_rslots[r->rslot1 - 1].log[j],
+                         RL_ENTRY(RL_PAGE(e), RL_ACCESS(e), RL_REPAIRED), RM_SEQ);
+    Py_RETURN_NONE;
+}
+
+static PyObject *region_get_recovering(Region *r, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(r->rslot1 != 0);
 }
 
 static PyObject *region_refuse_copy(Region *r, PyObject *unused)
@@ -1551,6 +1840,10 @@ static void region_dealloc(Region *r)
         PyObject_ClearWeakRefs((PyObject *)r);
     if (r->state == RS_OPEN || r->state == RS_EXCLUSIVE) {
         /* the last reference: no export can exist (each holds one) */
+        if (r->rslot1) {
+            rm_recovery_free(r->rslot1 - 1);
+            r->rslot1 = 0;
+        }
         munmap((void *)r->addr, (size_t)r->length);
         if (r->owns_fd)
             close(r->fd);
@@ -1583,6 +1876,7 @@ static PyGetSetDef region_getset[] = {
     {"closed", (getter)region_get_closed, NULL, "True once the range was unmapped.", NULL},
     {"_owns_fd", (getter)region_get_owns_fd, NULL, NULL, NULL},
     {"_exports", (getter)region_get_exports, NULL, "Buffer exports alive.", NULL},
+    {"_recovering", (getter)region_get_recovering, NULL, "In recovery mode (on_sigbus='zero').", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1598,6 +1892,9 @@ static PyMethodDef region_methods[] = {
     {"_exclusive", (PyCFunction)region_exclusive, METH_O, NULL},
     {"_release", (PyCFunction)region_release, METH_VARARGS, NULL},
     {"_set_prot", (PyCFunction)region_set_prot, METH_O, NULL},
+    {"_recover", (PyCFunction)region_recover, METH_NOARGS, NULL},
+    {"_patches", (PyCFunction)region_patches, METH_NOARGS, NULL},
+    {"_repaired", (PyCFunction)region_repaired, METH_O, NULL},
     {"__copy__", (PyCFunction)region_refuse_copy, METH_NOARGS, NULL},
     {"__deepcopy__", (PyCFunction)region_refuse_copy, METH_O, NULL},
     {"__reduce__", (PyCFunction)region_refuse_copy, METH_NOARGS, NULL},
