@@ -349,9 +349,16 @@ class Mapping(core.Region):
         under them; copies in flight are waited for) and the raw layer's
         ``OSError`` (ENOMEM: cannot grow in place without moving).  Growing a
         ``MAP_SHARED|MAP_ANONYMOUS`` mapping leaves the new pages beyond its
-        shared object: they SIGBUS.
+        shared object: they SIGBUS.  A recovery-mode Mapping with patched
+        pages is refused with ``ValueError`` (repair() first).
         """
         self._check_open()
+        if self._recovering and self._patches():
+            raise ValueError(
+                "remap(): pages of this Mapping are patched with zeros (on_sigbus='zero'); "
+                "mremap cannot move a range made of several mappings (EFAULT): regrow the "
+                "file and repair() first"
+            )
         flags = _MREMAP_MAYMOVE if may_move else 0
         if not self._exclusive("remap"):
             self._check_open()
