@@ -185,31 +185,41 @@ class Mapping(core.Region):
 
     @property
     def patched(self) -> list[tuple[int, bool | None]]:
-        """The pages replaced by zeros: ``(offset, wrote)`` in the order of the faults.
+        """The pages replaced by zeros and not repaired: ``(offset, wrote)``, by offset.
 
         ``wrote`` is True for a write access, False for a read, None where the
         CPU does not say (x86-64's page-fault error code says).  Always empty
         for ``on_sigbus="raise"``.
         """
-        return [(offset, wrote) for _, offset, wrote in self._patches()]
+        return self._patches()
 
     def check(self) -> None:
         """Raise :class:`MappingFault` (SIGBUS, ``BUS_ADRERR``) if any page was patched.
 
         The fault names the first patched page (``.offset``, ``.address``) and
-        the message lists all of them.  Patches stay until :meth:`repair`.
+        the message lists all of them (as runs of pages beyond 32).  Patches
+        stay until :meth:`repair`.
         """
         patches = self._patches()
         if not patches:
             return
-        self._checked.update(entry for entry, _, _ in patches)
-        first = patches[0][1]
+        self._checked.update(off for off, _ in patches)
+        first = patches[0][0]
         fault = MappingFault(signal.SIGBUS, _BUS_ADRERR, self.address + first)
         fault.mapping, fault.offset = self, first
-        listed = ", ".join(
-            f"{off} ({'write' if w else 'read' if w is False else 'access'})"
-            for _, off, w in patches
-        )
+        if len(patches) <= 32:
+            listed = ", ".join(
+                f"{off} ({'write' if w else 'read' if w is False else 'access'})"
+                for off, w in patches
+            )
+        else:
+            runs: list[list[int]] = []
+            for off, _ in patches:
+                if runs and runs[-1][1] + _PAGE == off:
+                    runs[-1][1] = off
+                else:
+                    runs.append([off, off])
+            listed = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
         fault.explanation = (
             f"on_sigbus='zero' replaced {len(patches)} page(s) beyond the end of the file by "
             f"zeros (writes into them are lost): offsets {listed}; "
@@ -232,18 +242,18 @@ class Mapping(core.Region):
             return []
         size = os.fstat(self.fd).st_size
         done: list[int] = []
-        for entry, off, _ in patches:
+        for off, _ in patches:
             if self.offset + off >= size:
                 continue
             _raw.mmap(self.address + off, _PAGE, self.prot, self.flags | MAP_FIXED, self.fd,
                       self.offset + off)  # fmt: skip
-            self._repaired(entry)
-            self._checked.discard(entry)
+            self._repaired(off)
+            self._checked.discard(off)
             done.append(off)
         return done
 
     def _unchecked(self) -> list[int]:
-        return [off for entry, off, _ in self._patches() if entry not in self._checked]
+        return [off for off, _ in self._patches() if off not in self._checked]
 
     # -- atomics (guarded, in C; see rawmmap._atomic) -----------------------------
 

@@ -216,89 +216,84 @@ static void rm_chain(int sig, siginfo_t *si, void *ctx)
 /* ---- (1r) recovery ranges: on_sigbus="zero" ----------------------------------
  *
  * A Mapping in recovery mode registers its range in a fixed table of slots
- * (static memory: nothing is allocated, nothing locked, nothing of Python
- * runs in the handler).  A kernel SIGBUS with BUS_ADRERR (the page lies
- * beyond the end of the file) at an address inside an active slot, while no
- * guard frame is open in the faulting thread, is handled right there: that
- * one page is replaced by a private zero-filled page with the range's
- * protection — mmap(page, pagesize, prot, MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS,
- * -1, 0), a plain system call wrapper in glibc and musl, no lock, errno saved
- * by the handler — the event is appended to the slot's log, and the handler
+ * (static: the handler allocates nothing, takes no lock and runs nothing of
+ * Python).  Each slot holds the range, its protection, and one state byte
+ * per page (allocated with the GIL when the Mapping registers, freed with the
+ * GIL after the slot is drained).  A kernel SIGBUS with BUS_ADRERR (the page
+ * lies beyond the end of the file) at an address inside an active slot,
+ * while no guard frame is open in the faulting thread, is handled right
+ * there: that one page is replaced by a private zero-filled page with the
+ * range's protection — mmap(page, pagesize, prot,
+ * MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS, -1, 0), a plain system-call wrapper in
+ * glibc and musl (no lock; errno is saved by the handler) — the page's state
+ * byte records it (and whether the access was a write), and the handler
  * returns: the faulting instruction runs again and finds memory.
  *
  * Why MAP_FIXED is safe there (it replaces whatever is mapped at the
  * address): the page lies inside a range that a live Region owns and that is
  * registered; registration ends before the range is handed to munmap or
- * mremap (close/remap take the Region exclusively and that suspends the
- * slot; tp_dealloc frees the slot before munmap), and suspending waits until
- * no handler is inside the slot (`users`: a handler increments it, then
- * re-reads `state`; the suspender stores `state`, then waits for `users` to
- * be 0 — both seq_cst, so one of them sees the other).  So the address
- * cannot be unmapped, or reused by someone else, while a handler patches it.
+ * mremap (close/remap take the Region exclusively, and that suspends the
+ * slot; tp_dealloc frees the slot before its munmap), and suspending waits
+ * until no handler is inside the slot (`users`: a handler increments it,
+ * then re-reads `state`; the suspender stores `state`, then waits for
+ * `users` to drop to 0 — all seq_cst, so one of them sees the other).  So
+ * the address cannot be unmapped, or reused by another mapping, while a
+ * handler patches it, and the state bytes are never freed under a handler.
  *
  * A guard frame open in the faulting thread wins: a guarded access (m[i],
  * m.read, rawmmap.read, ...) on a page that is not patched raises
- * MappingFault as in "raise" mode — it can say what went wrong, exactly
- * then.  On a page already patched it sees the zeros (the page is memory
- * now); check() is the one place that reports patches.  SIGSEGV is never
- * patched; neither is a SIGBUS sent by a process (si_code <= 0), BUS_ADRALN
- * or BUS_OBJERR, or an address outside every active slot: those go on to
- * the guard's usual path (a real crash).
+ * MappingFault exactly as in "raise" mode — it can say what went wrong,
+ * right then.  On a page already patched it reads the zeros (the page is
+ * memory now); check() is the one place that reports patches.  SIGSEGV is
+ * never patched; neither is a SIGBUS sent by a process (si_code <= 0),
+ * BUS_ADRALN or BUS_OBJERR, or an address outside every active slot: those
+ * go on to the guard's usual path (a real crash).
  *
- * Two threads may fault on the same page at once (both see it missing).
- * The log is also the claim: a handler appends a CLAIM entry for its page
- * (index by atomic fetch_add), then scans the entries before its own: one
- * for the same page that is CLAIM or PATCHED means another thread patches or
- * patched it — wait until it is PATCHED (a few microseconds: the other
- * handler is inside one mmap call; waits only go to lower indices, so they
- * cannot form a cycle), mark its own entry DUP and return.  Otherwise map
- * the zero page and mark the entry PATCHED.  No write into a freshly patched
- * page is lost to a second patch.  A full log (RM_RLOG entries) means no
- * more patches for that Mapping: the fault is a real crash, as in "raise".
+ * Two threads may fault on the same page at once (both saw it missing): the
+ * state byte is claimed with a compare-and-swap (FILE -> CLAIM); the loser
+ * waits until the winner's one mmap call is done (a few microseconds; the
+ * winner is another thread inside a handler, which waits for nobody) and
+ * returns, so no write into a freshly patched page is lost to a second
+ * patch.  repair() maps the file back and sets the byte to FILE again, so
+ * the page can be patched again if the file shrinks again.
  *
  * The access kind comes from x86-64's page-fault error code (REG_ERR bit 1:
  * write); elsewhere it is unknown.  Cost: a Mapping not in recovery mode
- * pays nothing on the access path (nothing there changed) and the handler
- * only looks at the table while some slot is registered (rm_ractive). */
+ * pays nothing on the access path (nothing there changed), and the handler
+ * looks at the table only while some slot is registered (rm_ractive). */
 
 #include <sched.h>
+#include <stdlib.h>
 #include <ucontext.h>
 
 #define RM_RSLOTS 64 /* recovery-mode mappings open at once */
-#define RM_RLOG 1024 /* patches logged per mapping (repaired ones included) */
 
-enum { RR_FREE, RR_HELD, RR_ACTIVE };
-enum { RL_EMPTY, RL_CLAIM, RL_PATCHED, RL_DUP, RL_REPAIRED };
-enum { RA_UNKNOWN, RA_READ, RA_WRITE };
-
-#define RL_ENTRY(page, access, kind) \
-    (((uint64_t)(page) << 5) | ((uint64_t)(access) << 3) | (uint64_t)(kind))
-#define RL_KIND(e) ((int)((e) & 7))
-#define RL_ACCESS(e) ((int)(((e) >> 3) & 3))
-#define RL_PAGE(e) ((e) >> 5)
+enum { RR_FREE, RR_HELD, RR_ACTIVE };                       /* slot states */
+enum { RP_FILE, RP_CLAIM, RP_READ, RP_WRITE, RP_UNKNOWN }; /* page states */
 #define RM_SEQ __ATOMIC_SEQ_CST
 
 struct rm_rslot {
-    int state;          /* RR_*: only RR_ACTIVE slots are patched */
-    int users;          /* handlers inside the slot right now */
-    uintptr_t start, end; /* page-rounded range */
-    int prot;           /* protection of a zero page */
-    unsigned int nlog;  /* entries claimed (may pass RM_RLOG: those are dropped) */
-    uint64_t log[RM_RLOG];
+    int state;              /* RR_*: only RR_ACTIVE slots are patched */
+    int users;              /* handlers inside the slot right now */
+    uintptr_t start, end;   /* the page-rounded range */
+    int prot;               /* the protection of a zero page */
+    unsigned char *pages;   /* RP_* per page */
+    size_t npages;
+    size_t patched;         /* pages in RP_READ/RP_WRITE/RP_UNKNOWN */
 };
 
 static struct rm_rslot rm_rslots[RM_RSLOTS];
 static int rm_ractive;     /* slots not free: the handler looks only when > 0 */
-static uintptr_t rm_rpage; /* page size, set before the first registration */
+static uintptr_t rm_rpage; /* the page size, set before the first registration */
 
 static int rm_fault_access(void *ctx)
 {
 #if defined(__x86_64__) && defined(REG_ERR)
     const ucontext_t *uc = (const ucontext_t *)ctx;
-    return (uc->uc_mcontext.gregs[REG_ERR] & 2) ? RA_WRITE : RA_READ;
+    return (uc->uc_mcontext.gregs[REG_ERR] & 2) ? RP_WRITE : RP_READ;
 #else
     (void)ctx;
-    return RA_UNKNOWN;
+    return RP_UNKNOWN;
 #endif
 }
 
@@ -306,30 +301,23 @@ static int rm_fault_access(void *ctx)
 static int rm_patch(struct rm_rslot *s, uintptr_t a, void *ctx)
 {
     uintptr_t page = a & ~(rm_rpage - 1);
-    uint64_t idx = (page - s->start) / rm_rpage, e;
-    int access = rm_fault_access(ctx);
-    unsigned int me = __atomic_fetch_add(&s->nlog, 1, RM_SEQ), j;
-    if (me >= RM_RLOG)
+    size_t idx = (size_t)((page - s->start) / rm_rpage);
+    unsigned char expected = RP_FILE;
+    if (idx >= s->npages)
         return 0;
-    __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_CLAIM), RM_SEQ);
-    for (j = 0; j < me; j++) {
-        while ((e = __atomic_load_n(&s->log[j], RM_SEQ)) == RL_EMPTY)
-            sched_yield(); /* reserved a moment ago by another handler */
-        if (RL_PAGE(e) != idx || (RL_KIND(e) != RL_CLAIM && RL_KIND(e) != RL_PATCHED))
-            continue;
-        while (RL_KIND(e = __atomic_load_n(&s->log[j], RM_SEQ)) == RL_CLAIM)
+    if (!__atomic_compare_exchange_n(&s->pages[idx], &expected, RP_CLAIM, 0, RM_SEQ, RM_SEQ)) {
+        /* another thread patches (or patched) this page: run the access again */
+        while (__atomic_load_n(&s->pages[idx], RM_SEQ) == RP_CLAIM)
             sched_yield();
-        if (RL_KIND(e) == RL_PATCHED) {
-            __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_DUP), RM_SEQ);
-            return 1;
-        }
+        return 1;
     }
     if (mmap((void *)page, (size_t)rm_rpage, __atomic_load_n(&s->prot, RM_SEQ),
              MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
-        __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_DUP), RM_SEQ);
+        __atomic_store_n(&s->pages[idx], RP_FILE, RM_SEQ);
         return 0;
     }
-    __atomic_store_n(&s->log[me], RL_ENTRY(idx, access, RL_PATCHED), RM_SEQ);
+    __atomic_add_fetch(&s->patched, 1, RM_SEQ);
+    __atomic_store_n(&s->pages[idx], (unsigned char)rm_fault_access(ctx), RM_SEQ);
     return 1;
 }
 
@@ -355,7 +343,25 @@ static int rm_recover(int sig, siginfo_t *si, void *ctx)
     return 0;
 }
 
-/* With the GIL: a slot for [start, start+length), or -1 if the table is full. */
+/* With the GIL, slot held and drained: cover [start, start+length). 0, or -1 (no memory). */
+static int rm_recovery_place(struct rm_rslot *s, uintptr_t start, size_t length)
+{
+    size_t n = (length + rm_rpage - 1) / rm_rpage;
+    if (n != s->npages || s->pages == NULL) {
+        unsigned char *pages = calloc(n ? n : 1, 1);
+        if (pages == NULL)
+            return -1;
+        free(s->pages);
+        s->pages = pages;
+        s->npages = n;
+        s->patched = 0;
+    }
+    s->start = start;
+    s->end = start + n * rm_rpage;
+    return 0;
+}
+
+/* With the GIL: a slot for [start, start+length); -1 with an exception set. */
 static int rm_recovery_register(uintptr_t start, size_t length, int prot)
 {
     int i;
@@ -366,14 +372,20 @@ static int rm_recovery_register(uintptr_t start, size_t length, int prot)
         int expected = RR_FREE;
         if (!__atomic_compare_exchange_n(&s->state, &expected, RR_HELD, 0, RM_SEQ, RM_SEQ))
             continue;
-        s->start = start;
-        s->end = start + ((length + rm_rpage - 1) & ~(rm_rpage - 1));
+        if (rm_recovery_place(s, start, length) < 0) {
+            __atomic_store_n(&s->state, RR_FREE, RM_SEQ);
+            PyErr_NoMemory();
+            return -1;
+        }
         __atomic_store_n(&s->prot, prot, RM_SEQ);
-        __atomic_store_n(&s->nlog, 0, RM_SEQ);
         __atomic_add_fetch(&rm_ractive, 1, RM_SEQ);
         __atomic_store_n(&s->state, RR_ACTIVE, RM_SEQ);
         return i;
     }
+    PyErr_Format(PyExc_RuntimeError,
+                 "on_sigbus='zero': at most %d recovery-mode mappings can be open at once "
+                 "(close one first)",
+                 RM_RSLOTS);
     return -1;
 }
 
@@ -387,23 +399,25 @@ static void rm_recovery_suspend(int i)
         sched_yield();
 }
 
-static void rm_recovery_resume(int i, uintptr_t start, size_t length)
+/* With the GIL, after suspend: the range as it is now (after a remap). */
+static int rm_recovery_resume(int i, uintptr_t start, size_t length)
 {
     struct rm_rslot *s = &rm_rslots[i];
-    s->start = start;
-    s->end = start + ((length + rm_rpage - 1) & ~(rm_rpage - 1));
+    if (rm_recovery_place(s, start, length) < 0)
+        return -1; /* stays held: the caller frees it */
     __atomic_store_n(&s->state, RR_ACTIVE, RM_SEQ);
+    return 0;
 }
 
 static void rm_recovery_free(int i)
 {
     struct rm_rslot *s = &rm_rslots[i];
-    unsigned int n, j;
     rm_recovery_suspend(i);
-    n = __atomic_load_n(&s->nlog, RM_SEQ);
-    for (j = 0; j < n && j < RM_RLOG; j++)
-        __atomic_store_n(&s->log[j], RL_EMPTY, RM_SEQ);
-    __atomic_store_n(&s->nlog, 0, RM_SEQ);
+    free(s->pages);
+    s->pages = NULL;
+    s->npages = 0;
+    s->patched = 0;
+    s->start = s->end = 0;
     __atomic_sub_fetch(&rm_ractive, 1, RM_SEQ);
     __atomic_store_n(&s->state, RR_FREE, RM_SEQ);
 }
@@ -1708,8 +1722,10 @@ static PyObject *region_release(Region *r, PyObject *args)
     if (r->rslot1 && closed) {
         rm_recovery_free(r->rslot1 - 1);
         r->rslot1 = 0;
-    } else if (r->rslot1) {
-        rm_recovery_resume(r->rslot1 - 1, r->addr, (size_t)r->length);
+    } else if (r->rslot1 && rm_recovery_resume(r->rslot1 - 1, r->addr, (size_t)r->length) < 0) {
+        rm_recovery_free(r->rslot1 - 1);
+        r->rslot1 = 0;
+        return PyErr_NoMemory(); /* recovery mode is off: say so */
     }
     Py_RETURN_NONE;
 }
@@ -1738,38 +1754,32 @@ static PyObject *region_recover(Region *r, PyObject *unused)
     if (rm_ready() < 0)
         return NULL;
     slot = rm_recovery_register(r->addr, (size_t)r->length, r->prot);
-    if (slot < 0) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "on_sigbus='zero': at most %d recovery-mode mappings can be open at once "
-                     "(close one first)",
-                     RM_RSLOTS);
+    if (slot < 0)
         return NULL;
-    }
     r->rslot1 = slot + 1;
     Py_RETURN_NONE;
 }
 
-/* _patches() -> [(entry, offset, wrote: bool | None)] for every page patched
- * and not repaired, in the order of the faults. */
+/* _patches() -> [(offset, wrote: bool | None)] for every page patched and not
+ * repaired, by offset. */
 static PyObject *region_patches(Region *r, PyObject *unused)
 {
     struct rm_rslot *s;
-    unsigned int n, j;
+    size_t j;
     PyObject *out = PyList_New(0);
     (void)unused;
     if (out == NULL || !r->rslot1)
         return out;
     s = &rm_rslots[r->rslot1 - 1];
-    n = __atomic_load_n(&s->nlog, RM_SEQ);
-    for (j = 0; j < n && j < RM_RLOG; j++) {
-        uint64_t e = __atomic_load_n(&s->log[j], RM_SEQ);
+    if (__atomic_load_n(&s->patched, RM_SEQ) == 0)
+        return out;
+    for (j = 0; j < s->npages; j++) {
+        int st = __atomic_load_n(&s->pages[j], RM_SEQ);
         PyObject *item;
-        int acc;
-        if (RL_KIND(e) != RL_PATCHED)
+        if (st == RP_FILE || st == RP_CLAIM)
             continue;
-        acc = RL_ACCESS(e);
-        item = Py_BuildValue("(IKO)", j, (unsigned long long)(RL_PAGE(e) * rm_rpage),
-                             acc == RA_UNKNOWN ? Py_None : acc == RA_WRITE ? Py_True : Py_False);
+        item = Py_BuildValue("(KO)", (unsigned long long)(j * rm_rpage),
+                             st == RP_UNKNOWN ? Py_None : st == RP_WRITE ? Py_True : Py_False);
         if (item == NULL || PyList_Append(out, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(out);
@@ -1780,21 +1790,27 @@ static PyObject *region_patches(Region *r, PyObject *unused)
     return out;
 }
 
-/* _repaired(entry): the file is mapped back over that entry's page. */
+/* _repaired(offset): the file is mapped back over the page at offset. */
 static PyObject *region_repaired(Region *r, PyObject *arg)
 {
-    long j = PyLong_AsLong(arg);
-    uint64_t e;
-    if (j == -1 && PyErr_Occurred())
+    Py_ssize_t off = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    struct rm_rslot *s;
+    size_t j;
+    int st;
+    if (off == -1 && PyErr_Occurred())
         return NULL;
-    if (!r->rslot1 || j < 0 || j >= RM_RLOG) {
-        PyErr_SetString(PyExc_ValueError, "_repaired(): no such entry");
+    if (!r->rslot1 || off < 0 || (size_t)off % rm_rpage
+        || (size_t)off / rm_rpage >= rm_rslots[r->rslot1 - 1].npages) {
+        PyErr_SetString(PyExc_ValueError, "_repaired(): no such page");
         return NULL;
     }
-    e = __atomic_load_n(&rm_rslots[r->rslot1 - 1].log[j], RM_SEQ);
-    if (RL_KIND(e) == RL_PATCHED)
-        __atomic_store_n(&rm_rslots[r->rslot1 - 1].log[j],
-                         RL_ENTRY(RL_PAGE(e), RL_ACCESS(e), RL_REPAIRED), RM_SEQ);
+    s = &rm_rslots[r->rslot1 - 1];
+    j = (size_t)off / rm_rpage;
+    st = __atomic_load_n(&s->pages[j], RM_SEQ);
+    if (st != RP_FILE && st != RP_CLAIM) {
+        __atomic_store_n(&s->pages[j], RP_FILE, RM_SEQ);
+        __atomic_sub_fetch(&s->patched, 1, RM_SEQ);
+    }
     Py_RETURN_NONE;
 }
 
