@@ -531,14 +531,17 @@ def test_s4_blocked_acquire_is_interrupted_by_ctrl_c_and_never_left_held() -> No
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            mu.acquire(); os.write(w, b"x"); time.sleep(30); os._exit(0)
+            mu.acquire(); os.write(w, b"x")
+            while True:  # holds it until killed, however slow the machine
+                time.sleep(1)
         os.read(r, 1)  # the child holds it
         for attempt in range(5):
             threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
             start = time.monotonic()
             try:
-                mu.acquire()
-                raise AssertionError("acquired a held lock")
+                got = mu.acquire()
+                raise AssertionError(f"acquired a held lock: {got}, owner_died={mu.owner_died}, "
+                                     f"child {os.waitpid(pid, os.WNOHANG)}")
             except KeyboardInterrupt:
                 pass
             assert time.monotonic() - start < 1.2

@@ -230,3 +230,14 @@ def test_remap_grows_and_shrinks_keeping_data() -> None:
         with pytest.raises(BufferError):
             m.remap(2 * PAGE)
         view.release()
+
+
+def test_pages_and_html_of_a_mapping() -> None:
+    with rawmmap.map_anonymous(4 * PAGE) as m:
+        m[PAGE] = 1  # touch the second page only
+        states = [p.present for p in m.pages()]
+        assert states == [False, True, False, False]
+        html = m._repr_html_()
+        assert html.count("data-state=") >= 4 and "<svg" in html
+    with pytest.raises(ValueError, match="closed"):
+        m.pages()
