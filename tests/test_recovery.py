@@ -215,6 +215,26 @@ def test_with_checks_and_close_warns(tmp_path: pathlib.Path) -> None:
     assert out["checked_quiet"] == 0
 
 
+def _faulthandler_enabled_later(path: str) -> list[Any]:
+    import faulthandler
+
+    m = rawmmap.map_file(path, on_sigbus="zero")
+    faulthandler.enable()  # its handler now sits on top of rawmmap's
+    os.truncate(path, 0)
+    with contextlib.suppress(rawmmap.MappingFault), m:  # entering puts rawmmap's back on top
+        a = np.frombuffer(m, dtype=np.uint8)
+        a[PAGE] = 1
+        patched = m.patched
+        del a  # leaving checks (the fault is suppressed), then closes
+    return patched
+
+
+def test_with_puts_the_handler_back_after_faulthandler(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "data"
+    pattern_file(path, 2)
+    assert [off for off, _ in isolated(_faulthandler_enabled_later, str(path))] == [PAGE]
+
+
 def _guarded_unpatched(path: str) -> tuple[str, int, list[Any]]:
     m = rawmmap.map_file(path, on_sigbus="zero")
     os.truncate(path, 0)

@@ -428,6 +428,8 @@ class Mapping(core.Region):
 
     def __enter__(self) -> Mapping:
         self._check_open()
+        if self._recovering:
+            self._recover()  # rawmmap's handler on top again (faulthandler.enable() since?)
         return self
 
     def __exit__(

@@ -1742,17 +1742,16 @@ static PyObject *region_set_prot(Region *r, PyObject *arg)
 }
 
 /* _recover(): on_sigbus="zero" — register the range (section 1r) and make
- * sure rawmmap's handler is the one a fault meets. */
+ * sure rawmmap's handler is the one a fault meets (again, when registered:
+ * `with m:` calls it, so a faulthandler.enable() since is undone). */
 static PyObject *region_recover(Region *r, PyObject *unused)
 {
     int slot;
     (void)unused;
-    if (region_usable(r) < 0)
+    if (region_usable(r) < 0 || rm_ready() < 0)
         return NULL;
-    if (r->rslot1)
+    if (r->rslot1) /* registered: the handler is proved current again, that is all */
         Py_RETURN_NONE;
-    if (rm_ready() < 0)
-        return NULL;
     slot = rm_recovery_register(r->addr, (size_t)r->length, r->prot);
     if (slot < 0)
         return NULL;
