@@ -1,7 +1,7 @@
 """``python -m benchmarks``: run rawmmap's benchmarks; print medians and ratios to C.
 
 Usage: ``python -m benchmarks [NAME ...] [--quick] [--full] [--json] [--plot FILE.png]``.
-NAME is one of p1, p2, p3, p4, atomics (default: all).  ``--quick`` does a
+NAME is one of p1, p2, p3, p4, atomics, compat (default: all).  ``--quick`` does a
 tenth of the work (a smoke run), ``--full`` adds P2's N=10^8 (a 400 MB file),
 ``--plot`` draws P2's time per integer against N (needs matplotlib:
 ``pip install '.[plot]'``).
@@ -17,7 +17,7 @@ import platform
 import sys
 from collections.abc import Callable
 
-from . import atomics, p1, p2, p3, p4
+from . import atomics, compat, p1, p2, p3, p4
 from ._harness import Row, markdown
 
 
@@ -28,6 +28,7 @@ def _benchmarks(full: bool) -> dict[str, Callable[[float], list[Row]]]:
         "p3": p3.run,
         "p4": p4.run,
         "atomics": atomics.run,
+        "compat": compat.run,
     }
 
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="p1 p2 p3 p4 atomics")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="p1 p2 p3 p4 atomics compat")
     parser.add_argument("--quick", action="store_true", help="a tenth of the work")
     parser.add_argument("--full", action="store_true", help="P2 up to N=10^8")
     parser.add_argument("--json", action="store_true", help="JSON rows instead of a table")

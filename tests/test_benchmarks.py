@@ -6,7 +6,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from benchmarks import atomics, p1, p2, p3, p4
+from benchmarks import atomics, compat, p1, p2, p3, p4
 from benchmarks.__main__ import main as bench_main
 
 N = 1000
@@ -34,13 +34,14 @@ def test_every_p2_contender_increments_every_integer_once(
         lambda: p3.run(0.001),
         lambda: p4.run(0.1),
         lambda: atomics.run(0.001),
+        lambda: compat.run(0.0001, rounds=1),
     ],
-    ids=["p1", "p2", "p3", "p4", "atomics"],
+    ids=["p1", "p2", "p3", "p4", "atomics", "compat"],
 )
 def test_each_benchmark_runs_at_its_smallest_size(bench: object) -> None:
     rows = bench()  # type: ignore[operator]
     assert rows and all(r.seconds > 0 for r in rows)
-    assert any(r.ratio == 1.0 for r in rows)  # the C baseline is in every table
+    assert any(r.ratio == 1.0 for r in rows)  # the baseline (C; compat: the stdlib) is in each
 
 
 def test_runner_json_and_unknown(capsys: pytest.CaptureFixture[str]) -> None:

@@ -73,8 +73,19 @@ def test_enums_carry_header_values_and_read_like_c() -> None:
 
 def test_public_api_is_exactly_the_export_list() -> None:
     # (pytest's assertion rewriting adds "@py_builtins" to plugin packages)
+    # documented public submodules (rawmmap.compat) appear in vars() once imported
     names = {n for n in vars(rawmmap) if n.isidentifier() and not n.startswith("_")}
-    assert set(rawmmap.__all__) == names - {"annotations"}
+    assert set(rawmmap.__all__) == names - {"annotations"} - SUBMODULES
+
+
+SUBMODULES = {"compat"}  # imported on demand: `import rawmmap.compat as mmap`
+
+
+def test_documented_submodules_import() -> None:
+    import importlib
+
+    for name in SUBMODULES:
+        assert importlib.import_module(f"rawmmap.{name}").__name__ == f"rawmmap.{name}"
 
 
 def test_sdist_and_the_wheel_built_from_it(tmp_path: pathlib.Path) -> None:
