@@ -35,6 +35,7 @@ LESSONS = (
     "concurrent_writers",
     "locking_on_fault",
     "protection_keys",
+    "survives_truncation",
 )
 
 
