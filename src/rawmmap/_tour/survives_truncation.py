@@ -7,7 +7,7 @@ import signal
 
 import rawmmap
 
-from ._lesson import PAGE, Lesson, make_file, raised, scratch
+from ._lesson import PAGE, Lesson, described, make_file, raised, scratch
 
 TITLE = "How a runtime survives truncation"
 WHAT = (
@@ -51,7 +51,7 @@ def run(lesson: Lesson) -> None:
             os.truncate(path, PAGE)
             out = rawmmap.run_isolated(increment, m)
         lesson.saw("on_sigbus='raise', the file cut to one page, a child adds 1: {outcome}",
-                   outcome=out.describe())  # fmt: skip
+                   outcome=described(out))  # fmt: skip
         lesson.check("in 'raise' mode the loop dies of SIGBUS (BUS_ADRERR), as in C",
                      out.signal == signal.SIGBUS and out.code == "BUS_ADRERR")  # fmt: skip
 
