@@ -1,7 +1,11 @@
-"""``python -m benchmarks``: run rawmmap's benchmarks; print medians and ratios to C.
+"""``python -m benchmarks``: run rawmmap's benchmarks; print medians and ratios to a baseline.
+
+The baseline (ratio 1.00) is C for p1-p4 and atomics, the standard library's
+``mmap.mmap`` for ``small`` and ``compat``; ``atomics`` also shows its rows against
+stdlib ``s[i]``.
 
 Usage: ``python -m benchmarks [NAME ...] [--quick] [--full] [--json] [--plot FILE.png]``.
-NAME is one of p1, p2, p3, p4, atomics, compat (default: all).  ``--quick`` does a
+NAME is one of p1, p2, p3, p4, atomics, compat, small (default: all).  ``--quick`` does a
 tenth of the work (a smoke run), ``--full`` adds P2's N=10^8 (a 400 MB file),
 ``--plot`` draws P2's time per integer against N (needs matplotlib:
 ``pip install '.[plot]'``).
@@ -17,7 +21,7 @@ import platform
 import sys
 from collections.abc import Callable
 
-from . import atomics, compat, p1, p2, p3, p4
+from . import atomics, compat, p1, p2, p3, p4, small
 from ._harness import Row, markdown
 
 
@@ -29,6 +33,7 @@ def _benchmarks(full: bool) -> dict[str, Callable[[float], list[Row]]]:
         "p4": p4.run,
         "atomics": atomics.run,
         "compat": compat.run,
+        "small": small.run,
     }
 
 
@@ -65,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="p1 p2 p3 p4 atomics compat")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="p1 p2 p3 p4 atomics compat small"
+    )
     parser.add_argument("--quick", action="store_true", help="a tenth of the work")
     parser.add_argument("--full", action="store_true", help="P2 up to N=10^8")
     parser.add_argument("--json", action="store_true", help="JSON rows instead of a table")

@@ -95,7 +95,7 @@ def human(seconds: float) -> str:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| benchmark | contender | median per op | ratio to C |", "|---|---|---:|---:|"]
+    lines = ["| benchmark | contender | median per op | ratio to baseline |", "|---|---|---:|---:|"]
     for r in rows:
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}×"
         lines.append(f"| {r.benchmark} | {r.contender} | {human(r.seconds)} / {r.unit} | {ratio} |")

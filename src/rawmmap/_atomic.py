@@ -18,38 +18,17 @@ __all__ = [
 ]  # fmt: skip
 
 LOAD, STORE, ADD, EXCHANGE, CAS = core.LOAD, core.STORE, core.ADD, core.EXCHANGE, core.CAS
-_atomic = core.atomic
 
-
-def atomic_load(addr: int, size: int = 8) -> int:
-    """``__atomic_load_n(addr, SEQ_CST)``: the slot's value."""
-    result: int = _atomic(LOAD, addr, size)
-    return result
-
-
-def atomic_store(addr: int, value: int, size: int = 8) -> None:
-    """``__atomic_store_n(addr, value, SEQ_CST)`` (value taken modulo 2**(8*size))."""
-    _atomic(STORE, addr, size, value)
-
-
-def atomic_add(addr: int, value: int, size: int = 8) -> int:
-    """``__atomic_fetch_add(addr, value, SEQ_CST)``: adds, returns the old value."""
-    result: int = _atomic(ADD, addr, size, value)
-    return result
-
-
-def atomic_exchange(addr: int, value: int, size: int = 8) -> int:
-    """``__atomic_exchange_n(addr, value, SEQ_CST)``: stores, returns the old value."""
-    result: int = _atomic(EXCHANGE, addr, size, value)
-    return result
-
-
-def atomic_compare_exchange(
-    addr: int, expected: int, desired: int, size: int = 8
-) -> tuple[bool, int]:
-    """``__atomic_compare_exchange_n``: store ``desired`` if the slot holds ``expected``.
-
-    Returns ``(succeeded, observed)``: ``observed`` is the value the slot held.
-    """
-    result: tuple[bool, int] = _atomic(CAS, addr, size, expected, desired)
-    return result
+# The functions are C functions of rawmmap._core (one call, no Python frame);
+# their signatures and docstrings (naming the __atomic builtin) are there.
+#: ``atomic_load(addr, size=8) -> int``: ``__atomic_load_n(addr, SEQ_CST)``.
+atomic_load = core.atomic_load
+#: ``atomic_store(addr, value, size=8)``: ``__atomic_store_n(addr, value, SEQ_CST)``.
+atomic_store = core.atomic_store
+#: ``atomic_add(addr, value, size=8) -> int``: ``__atomic_fetch_add``, returns the old value.
+atomic_add = core.atomic_add
+#: ``atomic_exchange(addr, value, size=8) -> int``: ``__atomic_exchange_n``, returns the old value.
+atomic_exchange = core.atomic_exchange
+#: ``atomic_compare_exchange(addr, expected, desired, size=8) -> (succeeded, observed)``:
+#: ``__atomic_compare_exchange_n``.
+atomic_compare_exchange = core.atomic_compare_exchange

@@ -146,33 +146,8 @@ class Mapping(core.Region):
             return "the page's protection key denies this access to this thread (pkeys(7))"
         return "the kernel refused the access"
 
-    # -- atomics (guarded, in C; see rawmmap._atomic) -----------------------------
-
-    def atomic_load(self, offset: int, size: int = 8) -> int:
-        """Atomically read the ``size``-byte slot at ``offset`` (aligned; guarded)."""
-        result: int = self._atomic(core.LOAD, offset, size)
-        return result
-
-    def atomic_store(self, offset: int, value: int, size: int = 8) -> None:
-        """Atomically write ``value`` to the slot at ``offset``."""
-        self._atomic(core.STORE, offset, size, value)
-
-    def atomic_add(self, offset: int, value: int, size: int = 8) -> int:
-        """Atomic fetch-and-add at ``offset``: returns the old value."""
-        result: int = self._atomic(core.ADD, offset, size, value)
-        return result
-
-    def atomic_exchange(self, offset: int, value: int, size: int = 8) -> int:
-        """Atomically store ``value`` at ``offset``; returns the old value."""
-        result: int = self._atomic(core.EXCHANGE, offset, size, value)
-        return result
-
-    def atomic_compare_exchange(
-        self, offset: int, expected: int, desired: int, size: int = 8
-    ) -> tuple[bool, int]:
-        """Store ``desired`` if the slot holds ``expected``; returns (succeeded, observed)."""
-        result: tuple[bool, int] = self._atomic(core.CAS, offset, size, expected, desired)
-        return result
+    # -- atomics: atomic_load/store/add/exchange/compare_exchange(offset, ..., size=8) are
+    # C methods of core.Region (guarded; one call, no Python frame; see rawmmap._atomic)
 
     # -- zero-copy views -------------------------------------------------------
 

@@ -316,6 +316,13 @@ static RM_TLS int rm_thread_unblock; /* this thread blocks SIGSEGV/SIGBUS: unblo
 
 static const int rm_sigs[2] = {SIGSEGV, SIGBUS};
 
+/* The C functions behind rm_fh_is_enabled and rm_getsignal, looked up once
+ * at configure time (NULL: not a METH_NOARGS / METH_O builtin, call it the
+ * general way).  The builtins hold their self alive; calling the pointers
+ * is the same call as rm_call_builtin makes, without the checks per access. */
+static PyCFunction rm_fh_fn, rm_getsignal_fn;
+static PyObject *rm_fh_self, *rm_getsignal_self;
+
 /* Direct call of a builtin (METH_NOARGS / METH_O), without argument tuples. */
 static PyObject *rm_call_builtin(PyObject *fn, PyObject *arg)
 {
@@ -427,20 +434,22 @@ static inline int rm_ready(void)
         && rm_thread_gen == rm_proof.gen) {
         PyObject *r;
         int same;
-        r = rm_call_builtin(rm_fh_is_enabled, NULL);
+        r = rm_fh_fn ? rm_fh_fn(rm_fh_self, NULL) : rm_call_builtin(rm_fh_is_enabled, NULL);
         if (r == NULL)
             return -1;
         same = r == Py_False;
         Py_DECREF(r);
         if (same) {
-            r = rm_call_builtin(rm_getsignal, rm_signo[0]);
+            r = rm_getsignal_fn ? rm_getsignal_fn(rm_getsignal_self, rm_signo[0])
+                                : rm_call_builtin(rm_getsignal, rm_signo[0]);
             if (r == NULL)
                 return -1;
             same = r == rm_proof.table[0] && Py_REFCNT(r) == rm_proof.refcnt[0] + 1;
             Py_DECREF(r);
         }
         if (same) {
-            r = rm_call_builtin(rm_getsignal, rm_signo[1]);
+            r = rm_getsignal_fn ? rm_getsignal_fn(rm_getsignal_self, rm_signo[1])
+                                : rm_call_builtin(rm_getsignal, rm_signo[1]);
             if (r == NULL)
                 return -1;
             same = r == rm_proof.table[1] && Py_REFCNT(r) == rm_proof.refcnt[1] + 1;
@@ -659,7 +668,10 @@ static int rm_address(const char *func, const char *name, PyObject *obj, uintptr
     PyObject *index;
     unsigned long long v;
     if (PyLong_CheckExact(obj)) {
-        v = PyLong_AsUnsignedLongLong(obj);
+        /* PyLong_AsUnsignedLong reads the digits directly; the long long
+         * variant goes through _PyLong_AsByteArray (~20 ns for an address) */
+        v = sizeof(unsigned long) == sizeof(unsigned long long) ? PyLong_AsUnsignedLong(obj)
+                                                               : PyLong_AsUnsignedLongLong(obj);
         if (!(v == (unsigned long long)-1 && PyErr_Occurred())) {
             *out = (uintptr_t)v;
             return 0;
@@ -729,6 +741,14 @@ static int rm_size(const char *func, const char *name, PyObject *obj, Py_ssize_t
 static int rm_ssize(const char *func, const char *name, PyObject *obj, Py_ssize_t *out)
 {
     Py_ssize_t v;
+    if (PyLong_CheckExact(obj)) { /* the common case; too large: the general path says so */
+        v = PyLong_AsSsize_t(obj);
+        if (!(v == -1 && PyErr_Occurred())) {
+            *out = v;
+            return 0;
+        }
+        PyErr_Clear();
+    }
     if (PyUnicode_Check(obj) || PyBytes_Check(obj) || !PyIndex_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s(): %s must be an integer, got %.100s", func, name,
                      Py_TYPE(obj)->tp_name);
@@ -853,8 +873,19 @@ static PyObject *rm_write(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
                      nargs);
         return NULL;
     }
-    if (rm_address("write", "addr", args[0], &addr) < 0
-        || rm_get_data("write", "data", args[1], &view, 0) < 0)
+    if (rm_address("write", "addr", args[0], &addr) < 0)
+        return NULL;
+    if (PyBytes_CheckExact(args[1]) && (size_t)PyBytes_GET_SIZE(args[1]) < RM_NOGIL_COPY) {
+        /* small bytes: no buffer export (the rest as rm_copy_with_buffer) */
+        if (rm_ready() < 0)
+            return NULL;
+        if (rm_copy((void *)addr, PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1]))) {
+            rm_raise_fault();
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    if (rm_get_data("write", "data", args[1], &view, 0) < 0)
         return NULL;
     return rm_copy_with_buffer("write", addr, &view, 0);
 }
@@ -1021,6 +1052,87 @@ static PyObject *rm_atomic_fn(PyObject *mod, PyObject *const *args, Py_ssize_t n
     return rm_atomic_at((int)op, addr, size, args + 3, (int)(nargs - 3), NULL);
 }
 
+/* Positional-or-keyword arguments of a METH_FASTCALL|METH_KEYWORDS function:
+ * out[j] gets the argument named names[j] (NULL if absent); the first nreq
+ * are required.  Errors as Python's own for a def with these parameters. */
+static int rm_args(const char *func, const char *const *names, int n, int nreq,
+                   PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    Py_ssize_t i, nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    int j;
+    if (nargs > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes from %d to %d positional arguments but %zd "
+                     "were given", func, nreq, n, nargs);
+        return -1;
+    }
+    for (j = 0; j < n; j++)
+        out[j] = j < nargs ? args[j] : NULL;
+    for (i = 0; i < nkw; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        for (j = 0; j < n; j++) {
+            if (PyUnicode_CompareWithASCIIString(key, names[j]) == 0)
+                break;
+        }
+        if (j == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", func,
+                         key);
+            return -1;
+        }
+        if (out[j] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", func,
+                         names[j]);
+            return -1;
+        }
+        out[j] = args[nargs + i];
+    }
+    for (j = 0; j < nreq; j++) {
+        if (out[j] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %d)", func,
+                         names[j], j + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The public atomics: (addr, *values, size=8), each one C call (no Python
+ * frame); the checks and the access are rm_atomic_at's, as for atomic(). */
+static const char *const rm_atomic_params[RM_NOPS][4] = {
+    {"addr", "size"},
+    {"addr", "value", "size"},
+    {"addr", "value", "size"},
+    {"addr", "value", "size"},
+    {"addr", "expected", "desired", "size"},
+};
+static const int rm_atomic_nparams[RM_NOPS] = {2, 3, 3, 3, 4};
+
+static PyObject *rm_atomic_public(int op, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    const char *func = rm_atomic_names[op];
+    int n = rm_atomic_nparams[op], size = 8;
+    PyObject *a[4];
+    uintptr_t addr;
+    if (rm_args(func, rm_atomic_params[op], n, n - 1, args, nargs, kwnames, a) < 0
+        || rm_address(func, "addr", a[0], &addr) < 0
+        || (a[n - 1] != NULL && rm_atomic_args(func, a[n - 1], &size) < 0))
+        return NULL;
+    return rm_atomic_at(op, addr, size, a + 1, n - 2, NULL);
+}
+
+#define RM_ATOMIC_FN(name, op)                                                            \
+    static PyObject *rm_##name(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,    \
+                               PyObject *kwnames)                                         \
+    {                                                                                     \
+        (void)mod;                                                                        \
+        return rm_atomic_public(op, args, nargs, kwnames);                                \
+    }
+RM_ATOMIC_FN(atomic_load, RM_LOAD)
+RM_ATOMIC_FN(atomic_store, RM_STORE)
+RM_ATOMIC_FN(atomic_add, RM_ADD)
+RM_ATOMIC_FN(atomic_exchange, RM_EXCHANGE)
+RM_ATOMIC_FN(atomic_compare_exchange, RM_CAS)
+
 /* ---- the crash recorder (run_isolated's child) ------------------------------- */
 
 static PyObject *rm_capture_arm(PyObject *mod, PyObject *arg)
@@ -1039,6 +1151,16 @@ static PyObject *rm_capture_arm(PyObject *mod, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* The C function of a builtin called with `flags`, or NULL (call it the general way). */
+static PyCFunction rm_builtin_fn(PyObject *fn, int flags, PyObject **self)
+{
+    *self = NULL;
+    if (!PyCFunction_Check(fn) || (PyCFunction_GET_FLAGS(fn) & ~METH_COEXIST) != flags)
+        return NULL;
+    *self = PyCFunction_GET_SELF(fn);
+    return PyCFunction_GET_FUNCTION(fn);
+}
+
 static PyObject *rm_configure(PyObject *mod, PyObject *args, PyObject *kwargs)
 {
     static char *kw[] = {"fault_factory", "claim", "fh_is_enabled", "getsignal", "main_thread",
@@ -1054,6 +1176,8 @@ static PyObject *rm_configure(PyObject *mod, PyObject *args, PyObject *kwargs)
     Py_XSETREF(rm_claim, claim == Py_None ? NULL : Py_NewRef(claim));
     Py_XSETREF(rm_fh_is_enabled, Py_NewRef(fh));
     Py_XSETREF(rm_getsignal, Py_NewRef(getsignal));
+    rm_fh_fn = rm_builtin_fn(fh, METH_NOARGS, &rm_fh_self);
+    rm_getsignal_fn = rm_builtin_fn(getsignal, METH_O, &rm_getsignal_self);
     rm_main_thread = main_thread;
     for (i = 0; i < 2; i++) {
         if (rm_signo[i] == NULL && (rm_signo[i] = PyLong_FromLong(rm_sigs[i])) == NULL)
@@ -1206,7 +1330,16 @@ static PyObject *region_read_span(Region *r, Py_ssize_t off, Py_ssize_t n)
 
 static Py_ssize_t region_index(Region *r, PyObject *key)
 {
-    Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+    Py_ssize_t i;
+    if (PyLong_CheckExact(key)) { /* the common case: no __index__ call, no new reference */
+        i = PyLong_AsSsize_t(key);
+        if (i == -1 && PyErr_Occurred()) {
+            PyErr_Clear(); /* too large: the general path below says so */
+            i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        }
+    } else {
+        i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+    }
     if (i == -1 && PyErr_Occurred())
         return -1;
     if (i < 0)
@@ -1221,8 +1354,15 @@ static Py_ssize_t region_index(Region *r, PyObject *key)
 
 static PyObject *region_subscript(Region *r, PyObject *key)
 {
-    if (region_usable(r) < 0)
+    if (r->state != RS_OPEN && region_usable(r) < 0)
         return NULL;
+    if (PyLong_CheckExact(key)) { /* m[i]: the general case below, minus its type tests */
+        unsigned char byte;
+        Py_ssize_t i = region_index(r, key);
+        if (i < 0 || region_copy(r, i, &byte, 1, 0) < 0)
+            return NULL;
+        return PyLong_FromLong(byte);
+    }
     if (PySlice_Check(key)) {
         Py_ssize_t start, stop, step, count, lo, hi, i;
         PyObject *chunk, *out;
@@ -1291,14 +1431,48 @@ static int region_value_bytes(PyObject *value, Py_buffer *view, PyObject **holde
     return PyObject_GetBuffer(*holder, view, PyBUF_SIMPLE);
 }
 
+/* A slice of exact ints and Nones: unpacking it runs no Python code. */
+static int rm_plain_slice(PyObject *key)
+{
+    PySliceObject *s = (PySliceObject *)key;
+    return (s->start == Py_None || PyLong_CheckExact(s->start))
+           && (s->stop == Py_None || PyLong_CheckExact(s->stop))
+           && (s->step == Py_None || PyLong_CheckExact(s->step));
+}
+
 static int region_ass_subscript(Region *r, PyObject *key, PyObject *value)
 {
     if (value == NULL) {
         PyErr_SetString(PyExc_TypeError, "Mapping object doesn't support item deletion");
         return -1;
     }
-    if (region_usable(r) < 0)
+    if (r->state != RS_OPEN && region_usable(r) < 0)
         return -1;
+    if (PyLong_CheckExact(key) && PyLong_CheckExact(value)) {
+        /* m[i] = x with ints: the general case below, minus its type tests */
+        unsigned char byte;
+        long v;
+        int overflow;
+        Py_ssize_t i = region_index(r, key);
+        if (i < 0)
+            return -1;
+        v = PyLong_AsLongAndOverflow(value, &overflow);
+        if (overflow || v < 0 || v > 255) {
+            PyErr_Format(PyExc_ValueError, "byte must be in range(0, 256), got %R", value);
+            return -1;
+        }
+        byte = (unsigned char)v;
+        return region_copy(r, i, &byte, 1, 1);
+    }
+    if (PySlice_Check(key) && PyBytes_CheckExact(value) && rm_plain_slice(key)) {
+        /* m[a:b] = bytes: no buffer export of the value */
+        Py_ssize_t start, stop, step, count;
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+            return -1;
+        count = PySlice_AdjustIndices(r->length, &start, &stop, step);
+        if (step == 1 && PyBytes_GET_SIZE(value) == count)
+            return count ? region_copy(r, start, PyBytes_AS_STRING(value), count, 1) : 0;
+    }
     if (PySlice_Check(key)) {
         Py_ssize_t start, stop, step, count, i;
         Py_buffer view;
@@ -1432,6 +1606,47 @@ static PyObject *region_atomic(Region *r, PyObject *const *args, Py_ssize_t narg
     return rm_atomic_at((int)op, r->addr + (uintptr_t)off, size, args + 3, (int)(nargs - 3),
                         (PyObject *)r);
 }
+
+/* Mapping.atomic_load(offset, size=8) and co.: one C call each (no Python
+ * frame), the checks of _atomic in the same order. */
+static PyObject *region_atomic_public(Region *r, int op, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames)
+{
+    static const char *const params[RM_NOPS][4] = {
+        {"offset", "size"},
+        {"offset", "value", "size"},
+        {"offset", "value", "size"},
+        {"offset", "value", "size"},
+        {"offset", "expected", "desired", "size"},
+    };
+    const char *func = rm_atomic_names[op];
+    int n = rm_atomic_nparams[op], size = 8;
+    Py_ssize_t off;
+    PyObject *a[4];
+    if (rm_args(func, params[op], n, n - 1, args, nargs, kwnames, a) < 0 || region_usable(r) < 0
+        || rm_ssize(func, "offset", a[0], &off) < 0
+        || (a[n - 1] != NULL && rm_atomic_args(func, a[n - 1], &size) < 0))
+        return NULL;
+    if (off < 0 || off > r->length - size) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s(): a %d-byte slot at offset %zd is outside the mapping [0, %zd)", func,
+                     size, off, r->length);
+        return NULL;
+    }
+    return rm_atomic_at(op, r->addr + (uintptr_t)off, size, a + 1, n - 2, (PyObject *)r);
+}
+
+#define RM_REGION_ATOMIC(name, op)                                                        \
+    static PyObject *region_##name(Region *r, PyObject *const *args, Py_ssize_t nargs,    \
+                                   PyObject *kwnames)                                     \
+    {                                                                                     \
+        return region_atomic_public(r, op, args, nargs, kwnames);                         \
+    }
+RM_REGION_ATOMIC(atomic_load, RM_LOAD)
+RM_REGION_ATOMIC(atomic_store, RM_STORE)
+RM_REGION_ATOMIC(atomic_add, RM_ADD)
+RM_REGION_ATOMIC(atomic_exchange, RM_EXCHANGE)
+RM_REGION_ATOMIC(atomic_compare_exchange, RM_CAS)
 
 static PyObject *region_adopt(Region *r, PyObject *args)
 {
@@ -1594,6 +1809,29 @@ static PyMethodDef region_methods[] = {
     {"__bytes__", (PyCFunction)region_bytes, METH_NOARGS,
      "The whole mapping as bytes (a guarded copy)."},
     {"_atomic", (PyCFunction)(void (*)(void))region_atomic, METH_FASTCALL, NULL},
+    {"atomic_load", (PyCFunction)(void (*)(void))region_atomic_load,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_load(offset, size=8)\n--\n\n"
+     "Atomically read the ``size``-byte slot at ``offset`` (aligned; guarded):\n"
+     "``__atomic_load_n``."},
+    {"atomic_store", (PyCFunction)(void (*)(void))region_atomic_store,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_store(offset, value, size=8)\n--\n\n"
+     "Atomically write ``value`` to the slot at ``offset``: ``__atomic_store_n``."},
+    {"atomic_add", (PyCFunction)(void (*)(void))region_atomic_add,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_add(offset, value, size=8)\n--\n\n"
+     "Atomic fetch-and-add at ``offset`` (``__atomic_fetch_add``): returns the old value."},
+    {"atomic_exchange", (PyCFunction)(void (*)(void))region_atomic_exchange,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_exchange(offset, value, size=8)\n--\n\n"
+     "Atomically store ``value`` at ``offset`` (``__atomic_exchange_n``); returns the old "
+     "value."},
+    {"atomic_compare_exchange", (PyCFunction)(void (*)(void))region_atomic_compare_exchange,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_compare_exchange(offset, expected, desired, size=8)\n--\n\n"
+     "Store ``desired`` if the slot holds ``expected`` (``__atomic_compare_exchange_n``);\n"
+     "returns (succeeded, observed)."},
     {"_adopt", (PyCFunction)region_adopt, METH_VARARGS, NULL},
     {"_exclusive", (PyCFunction)region_exclusive, METH_O, NULL},
     {"_release", (PyCFunction)region_release, METH_VARARGS, NULL},
@@ -2412,6 +2650,25 @@ static PyMethodDef rm_functions[] = {
      "Returns the number of bytes copied (the buffer's size in bytes)."},
     {"touch", (PyCFunction)(void (*)(void))rm_touch_fn, METH_FASTCALL, NULL},
     {"atomic", (PyCFunction)(void (*)(void))rm_atomic_fn, METH_FASTCALL, NULL},
+    {"atomic_load", (PyCFunction)(void (*)(void))rm_atomic_load, METH_FASTCALL | METH_KEYWORDS,
+     "atomic_load(addr, size=8)\n--\n\n"
+     "``__atomic_load_n(addr, SEQ_CST)``: the slot's value (guarded)."},
+    {"atomic_store", (PyCFunction)(void (*)(void))rm_atomic_store,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_store(addr, value, size=8)\n--\n\n"
+     "``__atomic_store_n(addr, value, SEQ_CST)`` (value taken modulo 2**(8*size); guarded)."},
+    {"atomic_add", (PyCFunction)(void (*)(void))rm_atomic_add, METH_FASTCALL | METH_KEYWORDS,
+     "atomic_add(addr, value, size=8)\n--\n\n"
+     "``__atomic_fetch_add(addr, value, SEQ_CST)``: adds, returns the old value (guarded)."},
+    {"atomic_exchange", (PyCFunction)(void (*)(void))rm_atomic_exchange,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_exchange(addr, value, size=8)\n--\n\n"
+     "``__atomic_exchange_n(addr, value, SEQ_CST)``: stores, returns the old value (guarded)."},
+    {"atomic_compare_exchange", (PyCFunction)(void (*)(void))rm_atomic_compare_exchange,
+     METH_FASTCALL | METH_KEYWORDS,
+     "atomic_compare_exchange(addr, expected, desired, size=8)\n--\n\n"
+     "``__atomic_compare_exchange_n``: store ``desired`` if the slot holds ``expected``\n"
+     "(guarded).  Returns ``(succeeded, observed)``: ``observed`` is the value the slot held."},
     {"capture_arm", (PyCFunction)rm_capture_arm, METH_O, NULL},
     {"configure", (PyCFunction)(void (*)(void))rm_configure, METH_VARARGS | METH_KEYWORDS, NULL},
     {"guard_state", (PyCFunction)rm_guard_state, METH_NOARGS, NULL},
