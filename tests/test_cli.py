@@ -22,8 +22,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*RAWMMAP, *args], capture_output=True, text=True, timeout=300)
 
 
-def test_fourteen_lessons() -> None:
-    assert len(demo_names()) == 14
+def test_fifteen_lessons() -> None:
+    assert len(demo_names()) == 15
 
 
 @pytest.mark.parametrize("name", demo_names())

@@ -91,9 +91,28 @@ def test_sigbus_mapping_guarded_and_raw(pytester: pytest.Pytester) -> None:
         @pytest.mark.isolated(expect_signal=signal.SIGBUS)
         def test_raw_access_dies(sigbus_mapping):
             sigbus_mapping().view()[0] = 1
+
+        @pytest.mark.isolated
+        def test_raw_access_patched(sigbus_mapping, page_size):
+            m = sigbus_mapping(2 * page_size, truncate_after=page_size, on_sigbus="zero")
+            v = m.view()
+            assert v[page_size] == 0 and v[0] == 0xA5
+            v.release()
+            assert [off for off, _ in m.patched] == [page_size]
+            with pytest.raises(rawmmap.MappingFault, match="BUS_ADRERR"):
+                m.check()
+
+        @pytest.mark.isolated
+        def test_unchecked_patch_warns_at_teardown(sigbus_mapping):
+            m = sigbus_mapping(on_sigbus="zero")
+            v = m.view()
+            v[0]
+            v.release()
+            with pytest.warns(rawmmap.PatchedPagesWarning, match="offsets"):
+                m.close()
         """,
     )
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=6)
 
 
 def test_isolated_marker_reports(pytester: pytest.Pytester) -> None:

@@ -37,6 +37,7 @@ from ._isolate import ChildTraceback as ChildTraceback
 from ._isolate import Outcome as Outcome
 from ._isolate import run_isolated as run_isolated
 from ._mapping import Mapping as Mapping
+from ._mapping import PatchedPagesWarning as PatchedPagesWarning
 from ._mapping import map_anonymous as map_anonymous
 from ._mapping import map_file as map_file
 from ._mutex import SharedMutex as SharedMutex
@@ -108,6 +109,7 @@ __all__ = [
     "vma_for",
     "vmas",
     "Mapping",
+    "PatchedPagesWarning",
     "Outcome",
     "map_anonymous",
     "map_file",

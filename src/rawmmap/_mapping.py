@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import operator
 import os
+import signal
+import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ from ._errors import MappingFault
 if TYPE_CHECKING:
     from ._pages import PageInfo
 
-__all__ = ["Mapping", "map_anonymous", "map_file"]
+__all__ = ["Mapping", "PatchedPagesWarning", "map_anonymous", "map_file"]
 
 PROT_READ = VALUES["PROT_READ"]
 PROT_WRITE = VALUES["PROT_WRITE"]
@@ -42,6 +44,24 @@ MAP_FIXED = VALUES["MAP_FIXED"]
 MS_SYNC = VALUES["MS_SYNC"]
 _MREMAP_MAYMOVE = VALUES.get("MREMAP_MAYMOVE", 0)
 _PAGE = _raw.page_size()
+_BUS_ADRERR = VALUES["BUS_ADRERR"]
+_ON_SIGBUS = ("raise", "zero")
+
+
+class PatchedPagesWarning(ResourceWarning):
+    """A recovery-mode Mapping was closed with patched pages nobody checked."""
+
+
+PatchedPagesWarning.__module__ = "rawmmap"
+
+
+def _check_on_sigbus(func: str, on_sigbus: object) -> None:
+    if not isinstance(on_sigbus, str) or on_sigbus not in _ON_SIGBUS:
+        raise ValueError(
+            f"{func}(): on_sigbus must be 'raise' (a fault beyond the end of the file kills "
+            f"the process, as in C) or 'zero' (the page is replaced by zeros and recorded), "
+            f"not {on_sigbus!r}"
+        )
 
 
 def _refuse_fixed(func: str, flags: object) -> None:
@@ -75,8 +95,9 @@ class Mapping(core.Region):
     :meth:`write`, ``bytes(m)`` and the atomics are guarded C calls.
     """
 
-    __slots__ = ("path",)
+    __slots__ = ("_checked", "path")
     path: str | None
+    _checked: set[int]
 
     def __init__(
         self,
@@ -87,14 +108,23 @@ class Mapping(core.Region):
         offset: int = 0,
         addr: int = 0,
         *,
+        on_sigbus: str = "raise",
         _owns_fd: bool = False,
     ) -> None:
         self.path = None
+        self._checked = set()
         if self.address:
             raise RuntimeError(f"{type(self).__name__}.__init__ called twice")
         _refuse_fixed(type(self).__name__, flags)
+        _check_on_sigbus(type(self).__name__, on_sigbus)
         address = _raw.mmap(addr, length, prot, flags, fd, offset)
         self._adopt(address, int(length), int(prot), int(flags), int(fd), int(offset), _owns_fd)
+        if on_sigbus == "zero":
+            try:
+                self._recover()
+            except BaseException:
+                self.close()
+                raise
 
     # -- state -----------------------------------------------------------------
 
@@ -145,6 +175,85 @@ class Mapping(core.Region):
         if fault.code == "SEGV_PKUERR":
             return "the page's protection key denies this access to this thread (pkeys(7))"
         return "the kernel refused the access"
+
+    # -- recovery mode (on_sigbus="zero"; the table is section 1r of _csrc/core.c) --
+
+    @property
+    def on_sigbus(self) -> str:
+        """``"zero"`` for a recovery-mode Mapping, else ``"raise"``."""
+        return "zero" if self._recovering else "raise"
+
+    @property
+    def patched(self) -> list[tuple[int, bool | None]]:
+        """The pages replaced by zeros and not repaired: ``(offset, wrote)``, by offset.
+
+        ``wrote`` is True for a write access, False for a read, None where the
+        CPU does not say (x86-64's page-fault error code says).  Always empty
+        for ``on_sigbus="raise"``.
+        """
+        return self._patches()
+
+    def check(self) -> None:
+        """Raise :class:`MappingFault` (SIGBUS, ``BUS_ADRERR``) if any page was patched.
+
+        The fault names the first patched page (``.offset``, ``.address``) and
+        the message lists all of them (as runs of pages beyond 32).  Patches
+        stay until :meth:`repair`.
+        """
+        patches = self._patches()
+        if not patches:
+            return
+        self._checked.update(off for off, _ in patches)
+        first = patches[0][0]
+        fault = MappingFault(signal.SIGBUS, _BUS_ADRERR, self.address + first)
+        fault.mapping, fault.offset = self, first
+        if len(patches) <= 32:
+            listed = ", ".join(
+                f"{off} ({'write' if w else 'read' if w is False else 'access'})"
+                for off, w in patches
+            )
+        else:
+            runs: list[list[int]] = []
+            for off, _ in patches:
+                if runs and runs[-1][1] + _PAGE == off:
+                    runs[-1][1] = off
+                else:
+                    runs.append([off, off])
+            listed = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+        fault.explanation = (
+            f"on_sigbus='zero' replaced {len(patches)} page(s) beyond the end of the file by "
+            f"zeros (writes into them are lost): offsets {listed}; "
+            "regrow the file and call repair()"
+        )
+        raise fault
+
+    def repair(self) -> list[int]:
+        """Map the file back over every patched page the file covers again; their offsets.
+
+        Each page is ``mmap(page, pagesize, prot, flags|MAP_FIXED, fd,
+        offset+page_offset)`` — the Mapping's own protection, flags and offset
+        arithmetic — over a page this Mapping owns, so the address (and every
+        numpy array or memoryview of it) stays the same.  Pages the file
+        still does not reach stay patched.  mmap(2).
+        """
+        self._check_open()
+        patches = self._patches()
+        if not patches or self.fd < 0:
+            return []
+        size = os.fstat(self.fd).st_size
+        done: list[int] = []
+        for off, _ in patches:
+            if self.offset + off >= size:
+                continue
+            _raw.mmap(self.address + off, _PAGE, self.prot, self.flags | MAP_FIXED, self.fd,
+                      self.offset + off)  # fmt: skip
+            self._repaired(off)
+            self._checked.discard(off)
+            done.append(off)
+        return done
+
+    def _unchecked(self) -> list[int]:
+        return [off for off, _ in self._patches() if off not in self._checked]
 
     # -- atomics: atomic_load/store/add/exchange/compare_exchange(offset, ..., size=8) are
     # C methods of core.Region (guarded; one call, no Python frame; see rawmmap._atomic)
@@ -225,9 +334,16 @@ class Mapping(core.Region):
         under them; copies in flight are waited for) and the raw layer's
         ``OSError`` (ENOMEM: cannot grow in place without moving).  Growing a
         ``MAP_SHARED|MAP_ANONYMOUS`` mapping leaves the new pages beyond its
-        shared object: they SIGBUS.
+        shared object: they SIGBUS.  A recovery-mode Mapping with patched
+        pages is refused with ``ValueError`` (repair() first).
         """
         self._check_open()
+        if self._recovering and self._patches():
+            raise ValueError(
+                "remap(): pages of this Mapping are patched with zeros (on_sigbus='zero'); "
+                "mremap cannot move a range made of several mappings (EFAULT): regrow the "
+                "file and repair() first"
+            )
         flags = _MREMAP_MAYMOVE if may_move else 0
         if not self._exclusive("remap"):
             self._check_open()
@@ -266,6 +382,7 @@ class Mapping(core.Region):
         right now is waited for; later accesses raise ``ValueError``.  Two
         threads closing at once make one ``munmap``.
         """
+        unchecked = self._unchecked() if self._recovering else []
         if not self._exclusive("close"):
             return  # already closed
         closed = False
@@ -276,9 +393,18 @@ class Mapping(core.Region):
             self._release(self.address, self.length, closed)
         if self._owns_fd:
             os.close(self.fd)
+        if unchecked:
+            warnings.warn(
+                f"{self!r} was closed with page(s) at offsets {unchecked} replaced by zeros "
+                "(on_sigbus='zero') and never checked: call check() (or use 'with') to see them",
+                PatchedPagesWarning,
+                stacklevel=2,
+            )
 
     def __enter__(self) -> Mapping:
         self._check_open()
+        if self._recovering:
+            self._recover()  # rawmmap's handler on top again (faulthandler.enable() since?)
         return self
 
     def __exit__(
@@ -287,7 +413,11 @@ class Mapping(core.Region):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        try:
+            if exc_type is None and not self.closed:
+                self.check()
+        finally:
+            self.close()
 
 
 def map_file(
@@ -298,6 +428,7 @@ def map_file(
     prot: int = PROT_READ | PROT_WRITE,
     flags: int = MAP_SHARED,
     addr: int = 0,
+    on_sigbus: str = "raise",
 ) -> Mapping:
     """Map a file, by path or fd.
 
@@ -307,8 +438,14 @@ def map_file(
     that is 0 or less: an empty file is mapped too, and a ``length`` past the
     end of the file is allowed — touching a page wholly beyond EOF is the
     SIGBUS lesson (the standard library refuses both).
+
+    ``on_sigbus="zero"`` is recovery mode: a zero-copy access (numpy,
+    memoryview, ctypes) to a page beyond the end of the file gets a page of
+    zeros instead of killing the process, and the page is recorded —
+    :attr:`Mapping.patched`, :meth:`Mapping.check`, :meth:`Mapping.repair`.
     """
     _refuse_fixed("map_file", flags)
+    _check_on_sigbus("map_file", on_sigbus)
     owns = not isinstance(path_or_fd, int)
     if owns:
         mode = os.O_RDWR if prot & PROT_WRITE else os.O_RDONLY
@@ -319,7 +456,7 @@ def map_file(
         if length is None:
             size = os.fstat(fd).st_size - offset
             length = size if size > 0 else _PAGE
-        mapping = Mapping(length, prot, flags, fd, offset, addr, _owns_fd=owns)
+        mapping = Mapping(length, prot, flags, fd, offset, addr, on_sigbus=on_sigbus, _owns_fd=owns)
     except BaseException:
         if owns:
             os.close(fd)

@@ -104,7 +104,7 @@ def mapped_file(tmp_path: pathlib.Path) -> Iterator[Callable[..., Mapping]]:
     """Factory over ``tmp_path``: a file with ``content``, mapped.
 
     ``mapped_file(content=b"...", length=None, prot=RW, flags=MAP_SHARED,
-    size=None) -> Mapping``; ``size`` sets the file's size after writing
+    size=None, on_sigbus="raise") -> Mapping``; ``size`` sets the file's size after writing
     ``content`` (ftruncate); ``length`` is the mapping's (default: the file's
     size, one page if empty).  The Mapping's ``.path`` is the file, a
     ``pathlib.Path`` inside ``tmp_path``.
@@ -118,12 +118,13 @@ def mapped_file(tmp_path: pathlib.Path) -> Iterator[Callable[..., Mapping]]:
         prot: int = RW,
         flags: int = MAP_SHARED,
         size: int | None = None,
+        on_sigbus: str = "raise",
     ) -> Mapping:
         path = tmp_path / f"rawmmap-mapped-{next(counter)}"
         path.write_bytes(content)
         if size is not None:
             os.truncate(path, size)
-        m = map_file(path, length, prot=prot, flags=flags)
+        m = map_file(path, length, prot=prot, flags=flags, on_sigbus=on_sigbus)
         owned.mappings.append(m)
         m.path = path  # type: ignore[assignment]  # a Path, as tmp_path is (Mapping says str)
         return m
@@ -149,13 +150,20 @@ def sigbus_mapping(mapped_file: Callable[..., Mapping], page_size: int) -> Calla
     every page wholly past byte N faults.  Guarded access raises ``MappingFault`` (SIGBUS,
     BUS_ADRERR); raw access (``view()``, ctypes, C code) kills the process
     with SIGBUS — use ``@pytest.mark.isolated(expect_signal=signal.SIGBUS)``.
+
+    ``on_sigbus="zero"`` makes a recovery-mode mapping instead: raw access to
+    a page past the end reads zeros and is recorded in ``m.patched``;
+    ``m.check()`` reports it.  Patches never checked make teardown warn
+    (``rawmmap.PatchedPagesWarning``, an error under ``-W error``).
     """
 
-    def make(length: int | None = None, truncate_after: int | None = None) -> Mapping:
+    def make(
+        length: int | None = None, truncate_after: int | None = None, on_sigbus: str = "raise"
+    ) -> Mapping:
         length = page_size if length is None else length
         if truncate_after is None:
-            return mapped_file(b"", length)
-        m = mapped_file(bytes([SIGBUS_FILL]) * length, length)
+            return mapped_file(b"", length, on_sigbus=on_sigbus)
+        m = mapped_file(bytes([SIGBUS_FILL]) * length, length, on_sigbus=on_sigbus)
         assert m.path is not None
         os.truncate(m.path, truncate_after)
         return m

@@ -213,6 +213,215 @@ static void rm_chain(int sig, siginfo_t *si, void *ctx)
     }
 }
 
+/* ---- (1r) recovery ranges: on_sigbus="zero" ----------------------------------
+ *
+ * A Mapping in recovery mode registers its range in a fixed table of slots
+ * (static: the handler allocates nothing, takes no lock and runs nothing of
+ * Python).  Each slot holds the range, its protection, and one state byte
+ * per page (allocated with the GIL when the Mapping registers, freed with the
+ * GIL after the slot is drained).  A kernel SIGBUS with BUS_ADRERR (the page
+ * lies beyond the end of the file) at an address inside an active slot,
+ * while no guard frame is open in the faulting thread, is handled right
+ * there: that one page is replaced by a private zero-filled page with the
+ * range's protection — mmap(page, pagesize, prot,
+ * MAP_FIXED|MAP_PRIVATE|MAP_ANONYMOUS, -1, 0), a plain system-call wrapper in
+ * glibc and musl (no lock; errno is saved by the handler) — the page's state
+ * byte records it (and whether the access was a write), and the handler
+ * returns: the faulting instruction runs again and finds memory.
+ *
+ * Why MAP_FIXED is safe there (it replaces whatever is mapped at the
+ * address): the page lies inside a range that a live Region owns and that is
+ * registered; registration ends before the range is handed to munmap or
+ * mremap (close/remap take the Region exclusively, and that suspends the
+ * slot; tp_dealloc frees the slot before its munmap), and suspending waits
+ * until no handler is inside the slot (`users`: a handler increments it,
+ * then re-reads `state`; the suspender stores `state`, then waits for
+ * `users` to drop to 0 — all seq_cst, so one of them sees the other).  So
+ * the address cannot be unmapped, or reused by another mapping, while a
+ * handler patches it, and the state bytes are never freed under a handler.
+ *
+ * A guard frame open in the faulting thread wins: a guarded access (m[i],
+ * m.read, rawmmap.read, ...) on a page that is not patched raises
+ * MappingFault exactly as in "raise" mode — it can say what went wrong,
+ * right then.  On a page already patched it reads the zeros (the page is
+ * memory now); check() is the one place that reports patches.  SIGSEGV is
+ * never patched; neither is a SIGBUS sent by a process (si_code <= 0),
+ * BUS_ADRALN or BUS_OBJERR, or an address outside every active slot: those
+ * go on to the guard's usual path (a real crash).
+ *
+ * Two threads may fault on the same page at once (both saw it missing): the
+ * state byte is claimed with a compare-and-swap (FILE -> CLAIM); the loser
+ * waits until the winner's one mmap call is done (a few microseconds; the
+ * winner is another thread inside a handler, which waits for nobody) and
+ * returns, so no write into a freshly patched page is lost to a second
+ * patch.  repair() maps the file back and sets the byte to FILE again, so
+ * the page can be patched again if the file shrinks again.
+ *
+ * The access kind comes from x86-64's page-fault error code (REG_ERR bit 1:
+ * write); elsewhere it is unknown.  Cost: a Mapping not in recovery mode
+ * pays nothing on the access path (nothing there changed), and the handler
+ * looks at the table only while some slot is registered (rm_ractive). */
+
+#include <sched.h>
+#include <stdlib.h>
+#include <ucontext.h>
+
+#define RM_RSLOTS 64 /* recovery-mode mappings open at once */
+
+enum { RR_FREE, RR_HELD, RR_ACTIVE };                       /* slot states */
+enum { RP_FILE, RP_CLAIM, RP_READ, RP_WRITE, RP_UNKNOWN }; /* page states */
+#define RM_SEQ __ATOMIC_SEQ_CST
+
+struct rm_rslot {
+    int state;              /* RR_*: only RR_ACTIVE slots are patched */
+    int users;              /* handlers inside the slot right now */
+    uintptr_t start, end;   /* the page-rounded range */
+    int prot;               /* the protection of a zero page */
+    unsigned char *pages;   /* RP_* per page */
+    size_t npages;
+    size_t patched;         /* pages in RP_READ/RP_WRITE/RP_UNKNOWN */
+};
+
+static struct rm_rslot rm_rslots[RM_RSLOTS];
+static int rm_ractive;     /* slots not free: the handler looks only when > 0 */
+static uintptr_t rm_rpage; /* the page size, set before the first registration */
+
+static int rm_fault_access(void *ctx)
+{
+#if defined(__x86_64__) && defined(REG_ERR)
+    const ucontext_t *uc = (const ucontext_t *)ctx;
+    return (uc->uc_mcontext.gregs[REG_ERR] & 2) ? RP_WRITE : RP_READ;
+#else
+    (void)ctx;
+    return RP_UNKNOWN;
+#endif
+}
+
+/* In the handler, with a user count held on an active slot containing a. */
+static int rm_patch(struct rm_rslot *s, uintptr_t a, void *ctx)
+{
+    uintptr_t page = a & ~(rm_rpage - 1);
+    size_t idx = (size_t)((page - s->start) / rm_rpage);
+    unsigned char expected = RP_FILE;
+    if (idx >= s->npages)
+        return 0;
+    if (!__atomic_compare_exchange_n(&s->pages[idx], &expected, RP_CLAIM, 0, RM_SEQ, RM_SEQ)) {
+        /* another thread patches (or patched) this page: run the access again */
+        while (__atomic_load_n(&s->pages[idx], RM_SEQ) == RP_CLAIM)
+            sched_yield();
+        return 1;
+    }
+    if (mmap((void *)page, (size_t)rm_rpage, __atomic_load_n(&s->prot, RM_SEQ),
+             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+        __atomic_store_n(&s->pages[idx], RP_FILE, RM_SEQ);
+        return 0;
+    }
+    __atomic_add_fetch(&s->patched, 1, RM_SEQ);
+    __atomic_store_n(&s->pages[idx], (unsigned char)rm_fault_access(ctx), RM_SEQ);
+    return 1;
+}
+
+/* In the handler: 1 if the fault was patched (return and run it again). */
+static int rm_recover(int sig, siginfo_t *si, void *ctx)
+{
+    uintptr_t a = (uintptr_t)si->si_addr;
+    int i, done;
+    if (sig != SIGBUS || si->si_code != BUS_ADRERR || __atomic_load_n(&rm_ractive, RM_SEQ) <= 0)
+        return 0;
+    for (i = 0; i < RM_RSLOTS; i++) {
+        struct rm_rslot *s = &rm_rslots[i];
+        if (__atomic_load_n(&s->state, RM_SEQ) != RR_ACTIVE)
+            continue;
+        __atomic_add_fetch(&s->users, 1, RM_SEQ);
+        if (__atomic_load_n(&s->state, RM_SEQ) == RR_ACTIVE && a >= s->start && a < s->end) {
+            done = rm_patch(s, a, ctx);
+            __atomic_sub_fetch(&s->users, 1, RM_SEQ);
+            return done;
+        }
+        __atomic_sub_fetch(&s->users, 1, RM_SEQ);
+    }
+    return 0;
+}
+
+/* With the GIL, slot held and drained: cover [start, start+length). 0, or -1 (no memory). */
+static int rm_recovery_place(struct rm_rslot *s, uintptr_t start, size_t length)
+{
+    size_t n = (length + rm_rpage - 1) / rm_rpage;
+    if (n != s->npages || s->pages == NULL) {
+        unsigned char *pages = calloc(n ? n : 1, 1);
+        if (pages == NULL)
+            return -1;
+        free(s->pages);
+        s->pages = pages;
+        s->npages = n;
+        s->patched = 0;
+    }
+    s->start = start;
+    s->end = start + n * rm_rpage;
+    return 0;
+}
+
+/* With the GIL: a slot for [start, start+length); -1 with an exception set. */
+static int rm_recovery_register(uintptr_t start, size_t length, int prot)
+{
+    int i;
+    if (rm_rpage == 0)
+        rm_rpage = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (i = 0; i < RM_RSLOTS; i++) {
+        struct rm_rslot *s = &rm_rslots[i];
+        int expected = RR_FREE;
+        if (!__atomic_compare_exchange_n(&s->state, &expected, RR_HELD, 0, RM_SEQ, RM_SEQ))
+            continue;
+        if (rm_recovery_place(s, start, length) < 0) {
+            __atomic_store_n(&s->state, RR_FREE, RM_SEQ);
+            PyErr_NoMemory();
+            return -1;
+        }
+        __atomic_store_n(&s->prot, prot, RM_SEQ);
+        __atomic_add_fetch(&rm_ractive, 1, RM_SEQ);
+        __atomic_store_n(&s->state, RR_ACTIVE, RM_SEQ);
+        return i;
+    }
+    PyErr_Format(PyExc_RuntimeError,
+                 "on_sigbus='zero': at most %d recovery-mode mappings can be open at once "
+                 "(close one first)",
+                 RM_RSLOTS);
+    return -1;
+}
+
+/* With the GIL: no handler patches the slot from now on (waits for those inside). */
+static void rm_recovery_suspend(int i)
+{
+    struct rm_rslot *s = &rm_rslots[i];
+    int expected = RR_ACTIVE;
+    __atomic_compare_exchange_n(&s->state, &expected, RR_HELD, 0, RM_SEQ, RM_SEQ);
+    while (__atomic_load_n(&s->users, RM_SEQ) > 0)
+        sched_yield();
+}
+
+/* With the GIL, after suspend: the range as it is now (after a remap). */
+static int rm_recovery_resume(int i, uintptr_t start, size_t length)
+{
+    struct rm_rslot *s = &rm_rslots[i];
+    if (rm_recovery_place(s, start, length) < 0)
+        return -1; /* stays held: the caller frees it */
+    __atomic_store_n(&s->state, RR_ACTIVE, RM_SEQ);
+    return 0;
+}
+
+static void rm_recovery_free(int i)
+{
+    struct rm_rslot *s = &rm_rslots[i];
+    rm_recovery_suspend(i);
+    free(s->pages);
+    s->pages = NULL;
+    s->npages = 0;
+    s->patched = 0;
+    s->start = s->end = 0;
+    __atomic_sub_fetch(&rm_ractive, 1, RM_SEQ);
+    __atomic_store_n(&s->state, RR_FREE, RM_SEQ);
+}
+
 static void rm_on_signal(int sig, siginfo_t *si, void *ctx)
 {
     int saved_errno = errno;
@@ -229,6 +438,10 @@ static void rm_on_signal(int sig, siginfo_t *si, void *ctx)
         rm_top = frame->prev;
         errno = saved_errno;
         siglongjmp(frame->env, 1);
+    }
+    if (rm_recover(sig, si, ctx)) { /* on_sigbus="zero": the page is memory now */
+        errno = saved_errno;
+        return;
     }
     if (rm_report_fd >= 0) {
         struct rm_fault rec;
@@ -1237,6 +1450,7 @@ typedef struct {
     Py_ssize_t exports;
     Py_ssize_t busy;
     PyObject *weakrefs;
+    int rslot1; /* recovery slot + 1 (on_sigbus="zero"), 0: none */
 } Region;
 
 static PyTypeObject RegionType;
@@ -1700,6 +1914,8 @@ static PyObject *region_exclusive(Region *r, PyObject *what)
         usleep(50);
         Py_END_ALLOW_THREADS
     }
+    if (r->rslot1) /* before munmap/mremap: no handler patches the range any more */
+        rm_recovery_suspend(r->rslot1 - 1);
     Py_RETURN_TRUE;
 }
 
@@ -1718,6 +1934,14 @@ static PyObject *region_release(Region *r, PyObject *args)
     r->addr = (uintptr_t)addr;
     r->length = length;
     r->state = closed ? RS_CLOSED : RS_OPEN;
+    if (r->rslot1 && closed) {
+        rm_recovery_free(r->rslot1 - 1);
+        r->rslot1 = 0;
+    } else if (r->rslot1 && rm_recovery_resume(r->rslot1 - 1, r->addr, (size_t)r->length) < 0) {
+        rm_recovery_free(r->rslot1 - 1);
+        r->rslot1 = 0;
+        return PyErr_NoMemory(); /* recovery mode is off: say so */
+    }
     Py_RETURN_NONE;
 }
 
@@ -1727,7 +1951,87 @@ static PyObject *region_set_prot(Region *r, PyObject *arg)
     if (prot == -1 && PyErr_Occurred())
         return NULL;
     r->prot = prot;
+    if (r->rslot1)
+        __atomic_store_n(&rm_rslots[r->rslot1 - 1].prot, prot, RM_SEQ);
     Py_RETURN_NONE;
+}
+
+/* _recover(): on_sigbus="zero" — register the range (section 1r) and make
+ * sure rawmmap's handler is the one a fault meets (again, when registered:
+ * `with m:` calls it, so a faulthandler.enable() since is undone). */
+static PyObject *region_recover(Region *r, PyObject *unused)
+{
+    int slot;
+    (void)unused;
+    if (region_usable(r) < 0 || rm_ready() < 0)
+        return NULL;
+    if (r->rslot1) /* registered: the handler is proved current again, that is all */
+        Py_RETURN_NONE;
+    slot = rm_recovery_register(r->addr, (size_t)r->length, r->prot);
+    if (slot < 0)
+        return NULL;
+    r->rslot1 = slot + 1;
+    Py_RETURN_NONE;
+}
+
+/* _patches() -> [(offset, wrote: bool | None)] for every page patched and not
+ * repaired, by offset. */
+static PyObject *region_patches(Region *r, PyObject *unused)
+{
+    struct rm_rslot *s;
+    size_t j;
+    PyObject *out = PyList_New(0);
+    (void)unused;
+    if (out == NULL || !r->rslot1)
+        return out;
+    s = &rm_rslots[r->rslot1 - 1];
+    if (__atomic_load_n(&s->patched, RM_SEQ) == 0)
+        return out;
+    for (j = 0; j < s->npages; j++) {
+        int st = __atomic_load_n(&s->pages[j], RM_SEQ);
+        PyObject *item;
+        if (st == RP_FILE || st == RP_CLAIM)
+            continue;
+        item = Py_BuildValue("(KO)", (unsigned long long)(j * rm_rpage),
+                             st == RP_UNKNOWN ? Py_None : st == RP_WRITE ? Py_True : Py_False);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+/* _repaired(offset): the file is mapped back over the page at offset. */
+static PyObject *region_repaired(Region *r, PyObject *arg)
+{
+    Py_ssize_t off = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    struct rm_rslot *s;
+    size_t j;
+    int st;
+    if (off == -1 && PyErr_Occurred())
+        return NULL;
+    if (!r->rslot1 || off < 0 || (size_t)off % rm_rpage
+        || (size_t)off / rm_rpage >= rm_rslots[r->rslot1 - 1].npages) {
+        PyErr_SetString(PyExc_ValueError, "_repaired(): no such page");
+        return NULL;
+    }
+    s = &rm_rslots[r->rslot1 - 1];
+    j = (size_t)off / rm_rpage;
+    st = __atomic_load_n(&s->pages[j], RM_SEQ);
+    if (st != RP_FILE && st != RP_CLAIM) {
+        __atomic_store_n(&s->pages[j], RP_FILE, RM_SEQ);
+        __atomic_sub_fetch(&s->patched, 1, RM_SEQ);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *region_get_recovering(Region *r, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(r->rslot1 != 0);
 }
 
 static PyObject *region_refuse_copy(Region *r, PyObject *unused)
@@ -1766,6 +2070,10 @@ static void region_dealloc(Region *r)
         PyObject_ClearWeakRefs((PyObject *)r);
     if (r->state == RS_OPEN || r->state == RS_EXCLUSIVE) {
         /* the last reference: no export can exist (each holds one) */
+        if (r->rslot1) {
+            rm_recovery_free(r->rslot1 - 1);
+            r->rslot1 = 0;
+        }
         munmap((void *)r->addr, (size_t)r->length);
         if (r->owns_fd)
             close(r->fd);
@@ -1798,6 +2106,7 @@ static PyGetSetDef region_getset[] = {
     {"closed", (getter)region_get_closed, NULL, "True once the range was unmapped.", NULL},
     {"_owns_fd", (getter)region_get_owns_fd, NULL, NULL, NULL},
     {"_exports", (getter)region_get_exports, NULL, "Buffer exports alive.", NULL},
+    {"_recovering", (getter)region_get_recovering, NULL, "In recovery mode (on_sigbus='zero').", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -1836,6 +2145,9 @@ static PyMethodDef region_methods[] = {
     {"_exclusive", (PyCFunction)region_exclusive, METH_O, NULL},
     {"_release", (PyCFunction)region_release, METH_VARARGS, NULL},
     {"_set_prot", (PyCFunction)region_set_prot, METH_O, NULL},
+    {"_recover", (PyCFunction)region_recover, METH_NOARGS, NULL},
+    {"_patches", (PyCFunction)region_patches, METH_NOARGS, NULL},
+    {"_repaired", (PyCFunction)region_repaired, METH_O, NULL},
     {"__copy__", (PyCFunction)region_refuse_copy, METH_NOARGS, NULL},
     {"__deepcopy__", (PyCFunction)region_refuse_copy, METH_O, NULL},
     {"__reduce__", (PyCFunction)region_refuse_copy, METH_NOARGS, NULL},

@@ -34,6 +34,7 @@ LESSONS = (
     "concurrent_writers",
     "locking_on_fault",
     "protection_keys",
+    "survives_truncation",
 )
 
 
