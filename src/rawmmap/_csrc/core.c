@@ -1212,8 +1212,13 @@ static PyObject *rm_atomic_result(int op, uint64_t a, int size, uint64_t result)
 /* Checks and performs op at addr (GIL held).  NULL on error. */
 static void region_raise_fault_obj(PyObject *r);
 
+static int region_span_obj(PyObject *r, Py_ssize_t off, Py_ssize_t n, uintptr_t *addr);
+
+/* owner != NULL: addr is owner's address + off, taken again after every
+ * conversion that may have run Python code (which may have closed or
+ * remapped the Mapping). */
 static PyObject *rm_atomic_at(int op, uintptr_t addr, int size, PyObject *const *vals,
-                              int nvals, PyObject *owner)
+                              int nvals, PyObject *owner, Py_ssize_t off)
 {
     const char *func = rm_atomic_names[op];
     uint64_t a = 0, b = 0, mask, result;
@@ -1232,6 +1237,8 @@ static PyObject *rm_atomic_at(int op, uintptr_t addr, int size, PyObject *const 
         return NULL;
     mask = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * size)) - 1);
     if (rm_ready() < 0)
+        return NULL;
+    if (owner != NULL && region_span_obj(owner, off, size, &addr) < 0)
         return NULL;
     if (rm_atomic(op, addr, size, a & mask, b & mask, &result) != 0) {
         if (owner != NULL)
@@ -1262,7 +1269,7 @@ static PyObject *rm_atomic_fn(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if (rm_address(rm_atomic_names[op], "addr", args[1], &addr) < 0
         || rm_atomic_args(rm_atomic_names[op], args[2], &size) < 0)
         return NULL;
-    return rm_atomic_at((int)op, addr, size, args + 3, (int)(nargs - 3), NULL);
+    return rm_atomic_at((int)op, addr, size, args + 3, (int)(nargs - 3), NULL, 0);
 }
 
 /* Positional-or-keyword arguments of a METH_FASTCALL|METH_KEYWORDS function:
@@ -1330,7 +1337,7 @@ static PyObject *rm_atomic_public(int op, PyObject *const *args, Py_ssize_t narg
         || rm_address(func, "addr", a[0], &addr) < 0
         || (a[n - 1] != NULL && rm_atomic_args(func, a[n - 1], &size) < 0))
         return NULL;
-    return rm_atomic_at(op, addr, size, a + 1, n - 2, NULL);
+    return rm_atomic_at(op, addr, size, a + 1, n - 2, NULL, 0);
 }
 
 #define RM_ATOMIC_FN(name, op)                                                            \
@@ -1490,15 +1497,32 @@ static void region_raise_fault(Region *r)
     Py_DECREF(claimed);
 }
 
+static int region_span(Region *r, const char *what, Py_ssize_t off, Py_ssize_t n);
+
 static void region_raise_fault_obj(PyObject *r) { region_raise_fault((Region *)r); }
+
+/* For rm_atomic_at: still open, [off, off+n) still inside, and the address now. */
+static int region_span_obj(PyObject *o, Py_ssize_t off, Py_ssize_t n, uintptr_t *addr)
+{
+    Region *r = (Region *)o;
+    if (region_usable(r) < 0 || region_span(r, "atomic", off, n) < 0)
+        return -1;
+    *addr = r->addr + (uintptr_t)off;
+    return 0;
+}
 
 /* Guarded copy between the region at [off, off+n) and buf. */
 static int region_copy(Region *r, Py_ssize_t off, void *buf, Py_ssize_t n, int into_region)
 {
     int failed;
-    void *at = (void *)(r->addr + (uintptr_t)off);
-    if (rm_ready() < 0)
+    void *at;
+    /* everything before this point may have run Python code (an __index__,
+     * a finalizer during an allocation, a signal handler while the guard
+     * established itself) that closed or remapped the Mapping: the state,
+     * the span and the address are taken here, right before the copy */
+    if (rm_ready() < 0 || region_usable(r) < 0 || region_span(r, "access", off, n) < 0)
         return -1;
+    at = (void *)(r->addr + (uintptr_t)off);
     if ((size_t)n >= RM_NOGIL_COPY) {
         r->busy++;
         Py_BEGIN_ALLOW_THREADS
@@ -1818,7 +1842,7 @@ static PyObject *region_atomic(Region *r, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     return rm_atomic_at((int)op, r->addr + (uintptr_t)off, size, args + 3, (int)(nargs - 3),
-                        (PyObject *)r);
+                        (PyObject *)r, off);
 }
 
 /* Mapping.atomic_load(offset, size=8) and co.: one C call each (no Python
@@ -1847,7 +1871,7 @@ static PyObject *region_atomic_public(Region *r, int op, PyObject *const *args, 
                      size, off, r->length);
         return NULL;
     }
-    return rm_atomic_at(op, r->addr + (uintptr_t)off, size, a + 1, n - 2, (PyObject *)r);
+    return rm_atomic_at(op, r->addr + (uintptr_t)off, size, a + 1, n - 2, (PyObject *)r, off);
 }
 
 #define RM_REGION_ATOMIC(name, op)                                                        \
