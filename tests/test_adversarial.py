@@ -739,3 +739,28 @@ def test_guard_from_many_threads_at_once_under_handler_churn() -> None:
         timeout=120,
     )
 
+
+
+def test_s2_an_index_that_closes_or_remaps_the_mapping_is_seen_before_the_copy() -> None:
+    attack(
+        """
+        class Sneaky:
+            def __init__(self, m, how): self.m, self.how = m, how
+            def __index__(self):
+                self.m.close() if self.how == "close" else self.m.remap(64 * PAGE)
+                return 0
+        for how in ("close", "remap"):
+            for access in ("m[Sneaky(m, how):8]", "m.__setitem__(slice(Sneaky(m, how), 2), b'ab')",
+                           "m.read(Sneaky(m, how), 4)", "m.atomic_add(0, Sneaky(m, how))",
+                           "m.atomic_store(0, Sneaky(m, how))"):
+                m = rawmmap.map_anonymous(PAGE)
+                try:
+                    eval(access)
+                except (ValueError, IndexError):
+                    pass  # closed, or outside the mapping any more: refused before the copy
+                except rawmmap.MappingFault as fault:
+                    raise AssertionError(f"{how} {access}: touched the old address: {fault}")
+                if not m.closed:
+                    m.close()
+        """
+    )

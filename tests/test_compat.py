@@ -558,3 +558,45 @@ def test_readme_moving_from_mmap_example_runs_as_printed(tmp_path: pathlib.Path)
     assert proc.returncode == 0, proc.stderr
     printed = [line.split("#")[1].strip() for line in code.splitlines() if "print(" in line]
     assert proc.stdout.splitlines() == printed
+
+
+# -- the in-place searches (core.c section 8) agree with bytes.find/rfind ------------------
+
+
+def test_find_rfind_readline_agree_with_bytes_on_random_data() -> None:
+    import random
+
+    rng = random.Random(12)
+    data = bytes(rng.choice(b"ab\\n") for _ in range(3 * PAGE + 17))
+    with compat.mmap(-1, len(data)) as m:
+        m[:] = data
+        for _ in range(3000):
+            needle = bytes(rng.choice(b"ab\\n") for _ in range(rng.randrange(0, 5)))
+            i, j = rng.randrange(-50, len(data) + 50), rng.randrange(-50, len(data) + 50)
+            assert m.find(needle, i, j) == data.find(needle, i, j), (needle, i, j)
+            assert m.rfind(needle, i, j) == data.rfind(needle, i, j), (needle, i, j)
+        m.seek(0)
+        assert list(iter(m.readline, b"")) == data.splitlines(keepends=True)
+
+
+def test_search_helpers_check_the_region_after_running_python_code() -> None:
+    m = compat.mmap(-1, PAGE)
+
+    class ClosesIt:
+        def __index__(self) -> int:
+            m.close()
+            return 1
+
+    with pytest.raises(ValueError):
+        rawmmap._bindings.core.compat_find(m, b"x", 0, ClosesIt(), False)
+    n = compat.mmap(-1, PAGE)
+
+    class ClosesN:
+        def __index__(self) -> int:
+            n.close()
+            return 0
+
+    with pytest.raises(ValueError):
+        rawmmap._bindings.core.compat_readline(n, ClosesN())
+    with pytest.raises(TypeError, match="region must be"):
+        rawmmap._bindings.core.compat_readline(b"not a region", 0)

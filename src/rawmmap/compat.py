@@ -28,7 +28,11 @@ The memory is owned by ``rawmmap._core.Region`` (the C base of
 :class:`rawmmap.Mapping`): one ``mmap`` call, one ``munmap`` (``close()`` or
 the last reference), every access checks the state first, so nothing touches
 an address after it was unmapped.  Each memory access is a guarded copy
-(``Region.read``/``Region.write``); searches copy in growing chunks.
+(``Region.read``/``Region.write``); ``find``, ``rfind`` and ``readline`` search
+in place inside a guard frame (``_core.compat_find``/``compat_readline``), and
+``m[i]``, ``m[i] = v`` and ``m[i:j]`` with plain ints take a C path
+(``_core.compat_base()``, the class's C base; core.c section 8); every other
+form goes through ``_getitem``/``_setitem``/``_delitem`` below.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _raw
 from ._bindings import core
@@ -110,9 +114,9 @@ _HAS_MADVISE = hasattr(_stdlib.mmap, "madvise")
 
 _read = core.Region.read
 _write = core.Region.write
+_search = core.compat_find  # guarded memmem/memrchr in place (core.c, section 8)
+_readline = core.compat_readline  # guarded memchr, then one guarded copy
 _region_setitem = core.Region.__setitem__
-_FIRST_CHUNK = 4096
-_MAX_CHUNK = 1 << 20
 _NOT_GIVEN: Any = object()
 
 
@@ -152,7 +156,13 @@ def _plain_os_error(exc: OSError) -> OSError:
     return OSError(exc.errno, exc.strerror)
 
 
-class mmap(core.Region):  # the standard library's name
+if TYPE_CHECKING:
+    _Base = core.Region
+else:  # a Region whose m[i] and m[i] = v are C (core.c, section 8); the rest is below
+    _Base = core.compat_base()
+
+
+class mmap(_Base):  # the standard library's name
     """The standard library's ``mmap.mmap``, with guarded memory access (see the module doc).
 
     ``mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,
@@ -388,47 +398,10 @@ class mmap(core.Region):  # the standard library's name
     def readline(self) -> bytes:
         """The bytes from the position up to and including the next ``\\n`` (or the end)."""
         self._valid()
-        pos, size = self._pos, self.length
-        if pos >= size:
-            return b""
-        at = self._find(b"\n", pos, size)
-        end = size if at < 0 else at + 1
-        line = _read(self, pos, end - pos)
-        self._pos = end
+        pos = self._pos
+        line = _readline(self, pos)
+        self._pos = pos + len(line)
         return line
-
-    def _find(self, sub: bytes, start: int, end: int) -> int:
-        """Lowest index of ``sub`` in ``[start, end)``, or -1: guarded copies in growing chunks."""
-        n = len(sub)
-        if end - start < n:
-            return -1
-        chunk = _FIRST_CHUNK
-        at = start
-        while True:
-            stop = min(end, at + chunk + n - 1)
-            found = _read(self, at, stop - at).find(sub)
-            if found >= 0:
-                return at + found
-            if stop == end:
-                return -1
-            at += chunk
-            chunk = min(chunk * 2, _MAX_CHUNK)
-
-    def _rfind(self, sub: bytes, start: int, end: int) -> int:
-        n = len(sub)
-        if end - start < n:
-            return -1
-        chunk = _FIRST_CHUNK
-        hi = end
-        while True:
-            lo = max(start, hi - chunk - n + 1)
-            found = _read(self, lo, hi - lo).rfind(sub)
-            if found >= 0:
-                return lo + found
-            if lo == start:
-                return -1
-            hi = lo + n - 1
-            chunk = min(chunk * 2, _MAX_CHUNK)
 
     def _find_args(self, sub: object, start: object, end: object) -> tuple[bytes, int, int]:
         needle = _bytes_arg(sub)
@@ -451,20 +424,21 @@ class mmap(core.Region):  # the standard library's name
         needle, lo, hi = self._find_args(sub, start, end)
         if lo > hi:
             return -1
-        return self._find(needle, lo, hi)
+        return _search(self, needle, lo, hi, False)
 
     def rfind(self, sub: Any, start: int = _NOT_GIVEN, end: int = _NOT_GIVEN) -> int:
         """Highest index of ``sub`` in ``[start, end)`` (default: from the position), or -1."""
         needle, lo, hi = self._find_args(sub, start, end)
         if lo > hi:
             return -1
-        return self._rfind(needle, lo, hi)
+        return _search(self, needle, lo, hi, True)
 
     def __bytes__(self) -> bytes:
         self._valid()
         return _read(self, 0, self.length)
 
-    def __getitem__(self, key: Any) -> Any:
+    def _getitem(self, key: Any) -> Any:
+        """``m[key]`` where CompatBase's C fast path (an int index in range) does not apply."""
         if type(key) is int or (not isinstance(key, slice) and hasattr(type(key), "__index__")):
             try:
                 i = operator.index(key)
@@ -519,7 +493,7 @@ class mmap(core.Region):  # the standard library's name
     def __contains__(self, value: object) -> bool:
         if type(value) is bytes and len(value) == 1:
             self._valid()
-            return self._find(value, 0, self.length) >= 0
+            return _search(self, value, 0, self.length, False) >= 0
         return any(item is value or item == value for item in self)
 
     # -- writing ----------------------------------------------------------------------------
@@ -552,7 +526,8 @@ class mmap(core.Region):  # the standard library's name
         _write(self, pos, bytes((value,)))
         self._pos = pos + 1
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def _setitem(self, key: Any, value: Any) -> None:
+        """``m[key] = value`` where CompatBase's C fast path does not apply."""
         if type(key) is int or (not isinstance(key, slice) and hasattr(type(key), "__index__")):
             i = operator.index(key)
             if not -_SSIZE_MAX - 1 <= i <= _SSIZE_MAX:
@@ -593,7 +568,7 @@ class mmap(core.Region):  # the standard library's name
         self._valid()
         raise TypeError("mmap indices must be integer")
 
-    def __delitem__(self, key: Any) -> None:
+    def _delitem(self, key: Any) -> None:
         self._valid()
         if isinstance(key, slice):
             raise TypeError("mmap object doesn't support slice deletion")

@@ -1212,8 +1212,13 @@ static PyObject *rm_atomic_result(int op, uint64_t a, int size, uint64_t result)
 /* Checks and performs op at addr (GIL held).  NULL on error. */
 static void region_raise_fault_obj(PyObject *r);
 
+static int region_span_obj(PyObject *r, Py_ssize_t off, Py_ssize_t n, uintptr_t *addr);
+
+/* owner != NULL: addr is owner's address + off, taken again after every
+ * conversion that may have run Python code (which may have closed or
+ * remapped the Mapping). */
 static PyObject *rm_atomic_at(int op, uintptr_t addr, int size, PyObject *const *vals,
-                              int nvals, PyObject *owner)
+                              int nvals, PyObject *owner, Py_ssize_t off)
 {
     const char *func = rm_atomic_names[op];
     uint64_t a = 0, b = 0, mask, result;
@@ -1232,6 +1237,8 @@ static PyObject *rm_atomic_at(int op, uintptr_t addr, int size, PyObject *const 
         return NULL;
     mask = size == 8 ? ~(uint64_t)0 : (((uint64_t)1 << (8 * size)) - 1);
     if (rm_ready() < 0)
+        return NULL;
+    if (owner != NULL && region_span_obj(owner, off, size, &addr) < 0)
         return NULL;
     if (rm_atomic(op, addr, size, a & mask, b & mask, &result) != 0) {
         if (owner != NULL)
@@ -1262,7 +1269,7 @@ static PyObject *rm_atomic_fn(PyObject *mod, PyObject *const *args, Py_ssize_t n
     if (rm_address(rm_atomic_names[op], "addr", args[1], &addr) < 0
         || rm_atomic_args(rm_atomic_names[op], args[2], &size) < 0)
         return NULL;
-    return rm_atomic_at((int)op, addr, size, args + 3, (int)(nargs - 3), NULL);
+    return rm_atomic_at((int)op, addr, size, args + 3, (int)(nargs - 3), NULL, 0);
 }
 
 /* Positional-or-keyword arguments of a METH_FASTCALL|METH_KEYWORDS function:
@@ -1330,7 +1337,7 @@ static PyObject *rm_atomic_public(int op, PyObject *const *args, Py_ssize_t narg
         || rm_address(func, "addr", a[0], &addr) < 0
         || (a[n - 1] != NULL && rm_atomic_args(func, a[n - 1], &size) < 0))
         return NULL;
-    return rm_atomic_at(op, addr, size, a + 1, n - 2, NULL);
+    return rm_atomic_at(op, addr, size, a + 1, n - 2, NULL, 0);
 }
 
 #define RM_ATOMIC_FN(name, op)                                                            \
@@ -1490,15 +1497,32 @@ static void region_raise_fault(Region *r)
     Py_DECREF(claimed);
 }
 
+static int region_span(Region *r, const char *what, Py_ssize_t off, Py_ssize_t n);
+
 static void region_raise_fault_obj(PyObject *r) { region_raise_fault((Region *)r); }
+
+/* For rm_atomic_at: still open, [off, off+n) still inside, and the address now. */
+static int region_span_obj(PyObject *o, Py_ssize_t off, Py_ssize_t n, uintptr_t *addr)
+{
+    Region *r = (Region *)o;
+    if (region_usable(r) < 0 || region_span(r, "atomic", off, n) < 0)
+        return -1;
+    *addr = r->addr + (uintptr_t)off;
+    return 0;
+}
 
 /* Guarded copy between the region at [off, off+n) and buf. */
 static int region_copy(Region *r, Py_ssize_t off, void *buf, Py_ssize_t n, int into_region)
 {
     int failed;
-    void *at = (void *)(r->addr + (uintptr_t)off);
-    if (rm_ready() < 0)
+    void *at;
+    /* everything before this point may have run Python code (an __index__,
+     * a finalizer during an allocation, a signal handler while the guard
+     * established itself) that closed or remapped the Mapping: the state,
+     * the span and the address are taken here, right before the copy */
+    if (rm_ready() < 0 || region_usable(r) < 0 || region_span(r, "access", off, n) < 0)
         return -1;
+    at = (void *)(r->addr + (uintptr_t)off);
     if ((size_t)n >= RM_NOGIL_COPY) {
         r->busy++;
         Py_BEGIN_ALLOW_THREADS
@@ -1818,7 +1842,7 @@ static PyObject *region_atomic(Region *r, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     return rm_atomic_at((int)op, r->addr + (uintptr_t)off, size, args + 3, (int)(nargs - 3),
-                        (PyObject *)r);
+                        (PyObject *)r, off);
 }
 
 /* Mapping.atomic_load(offset, size=8) and co.: one C call each (no Python
@@ -1847,7 +1871,7 @@ static PyObject *region_atomic_public(Region *r, int op, PyObject *const *args, 
                      size, off, r->length);
         return NULL;
     }
-    return rm_atomic_at(op, r->addr + (uintptr_t)off, size, a + 1, n - 2, (PyObject *)r);
+    return rm_atomic_at(op, r->addr + (uintptr_t)off, size, a + 1, n - 2, (PyObject *)r, off);
 }
 
 #define RM_REGION_ATOMIC(name, op)                                                        \
@@ -2565,6 +2589,280 @@ static PyTypeObject MutexBaseType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- (8) compat helpers: guarded searches inside a Region (rawmmap.compat) --------
+ * rawmmap.compat's find/rfind/readline search the mapped memory in place, as
+ * CPython's mmap does, instead of copying it out first.  The search runs
+ * inside a guard frame exactly like rm_copy's (section 3): glibc's memchr/
+ * memmem/memrchr hold no lock and allocate nothing, so leaving them with
+ * siglongjmp is safe.  The GIL is held throughout (no other thread can close
+ * or remap the Region meanwhile); the Region's state is checked first. */
+
+static Py_ssize_t rm_compat_scan(const char *hay, size_t n, const char *needle, size_t k,
+                                 int reverse)
+{
+    const char *p;
+    size_t span;
+    if (k > n)
+        return -1;
+    if (k == 0)
+        return reverse ? (Py_ssize_t)n : 0;
+    if (!reverse) {
+        p = k == 1 ? memchr(hay, needle[0], n) : memmem(hay, n, needle, k);
+        return p == NULL ? -1 : (Py_ssize_t)(p - hay);
+    }
+    span = n - k + 1; /* candidate starts [0, n-k] */
+    while (span > 0) {
+        p = memrchr(hay, needle[0], span);
+        if (p == NULL)
+            return -1;
+        if (memcmp(p, needle, k) == 0)
+            return (Py_ssize_t)(p - hay);
+        span = (size_t)(p - hay);
+    }
+    return -1;
+}
+
+/* 0 (and *found), or -1 when a SIGSEGV/SIGBUS interrupted the search. */
+static int rm_compat_search(const char *hay, size_t n, const char *needle, size_t k,
+                            int reverse, Py_ssize_t *found)
+{
+    struct rm_frame f;
+    struct rm_mask m;
+    Py_ssize_t result;
+    rm_unblock(&m);
+    f.prev = rm_top;
+    f.pkru = rm_save_pkru();
+    if (sigsetjmp(f.env, 0) != 0) {
+        rm_restore_pkru(f.pkru);
+        rm_reblock(&m);
+        return -1;
+    }
+    rm_top = &f;
+    RM_FENCE();
+    result = rm_compat_scan(hay, n, needle, k, reverse);
+    RM_FENCE();
+    rm_top = f.prev;
+    rm_reblock(&m);
+    *found = result;
+    return 0;
+}
+
+static Region *rm_compat_region(const char *func, PyObject *obj)
+{
+    if (!PyObject_TypeCheck(obj, &RegionType)) {
+        PyErr_Format(PyExc_TypeError, "%s(): region must be a rawmmap._core.Region, not %.100s",
+                     func, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (region_usable((Region *)obj) < 0)
+        return NULL;
+    return (Region *)obj;
+}
+
+/* compat_find(region, needle, start, end, reverse) -> index in the region, or -1 */
+static PyObject *rm_compat_find(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    Region *r;
+    Py_ssize_t start, end, found;
+    int reverse, failed;
+    Py_buffer needle;
+    (void)mod;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "compat_find(region, needle, start, end, reverse) takes 5 arguments");
+        return NULL;
+    }
+    /* everything that may run Python code (__index__, __bool__, a buffer export that
+     * could close or resize the region) comes before the region's state is checked */
+    if (rm_ssize("compat_find", "start", args[2], &start) < 0
+        || rm_ssize("compat_find", "end", args[3], &end) < 0
+        || (reverse = PyObject_IsTrue(args[4])) < 0
+        || rm_get_data("compat_find", "needle", args[1], &needle, 0) < 0)
+        return NULL;
+    if ((r = rm_compat_region("compat_find", args[0])) == NULL) {
+        PyBuffer_Release(&needle);
+        return NULL;
+    }
+    if (start < 0 || end < start || end > r->length) {
+        PyErr_Format(PyExc_ValueError,
+                     "compat_find(): [start, end) = [%zd, %zd) must lie in [0, %zd)", start, end,
+                     r->length);
+        PyBuffer_Release(&needle);
+        return NULL;
+    }
+    if (needle.len > end - start) {
+        PyBuffer_Release(&needle);
+        return PyLong_FromLong(-1);
+    }
+    if (rm_ready() < 0) {
+        PyBuffer_Release(&needle);
+        return NULL;
+    }
+    failed = rm_compat_search((const char *)(r->addr + (uintptr_t)start), (size_t)(end - start),
+                              (const char *)needle.buf, (size_t)needle.len, reverse, &found);
+    PyBuffer_Release(&needle);
+    if (failed) {
+        region_raise_fault(r);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(found < 0 ? -1 : start + found);
+}
+
+/* compat_readline(region, pos) -> the bytes from pos up to and including the next
+ * newline (or to the end); b"" at or past the end. */
+static PyObject *rm_compat_readline(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    Region *r;
+    Py_ssize_t pos, found, n;
+    PyObject *out;
+    char *data;
+    (void)mod;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "compat_readline(region, pos) takes 2 arguments");
+        return NULL;
+    }
+    if (rm_ssize("compat_readline", "pos", args[1], &pos) < 0
+        || (r = rm_compat_region("compat_readline", args[0])) == NULL)
+        return NULL;
+    if (pos < 0) {
+        PyErr_Format(PyExc_ValueError, "compat_readline(): pos must be >= 0, got %zd", pos);
+        return NULL;
+    }
+    if (pos >= r->length)
+        return PyBytes_FromStringAndSize(NULL, 0);
+    if (rm_ready() < 0)
+        return NULL;
+    if (rm_compat_search((const char *)(r->addr + (uintptr_t)pos), (size_t)(r->length - pos),
+                         "\n", 1, 0, &found) < 0) {
+        region_raise_fault(r);
+        return NULL;
+    }
+    n = found < 0 ? r->length - pos : found + 1;
+    out = rm_new_bytes("readline", n, &data);
+    if (out == NULL)
+        return NULL;
+    /* the allocation may run a finalizer (garbage collection) that closes or resizes
+     * the region: check again before touching it */
+    if (region_usable(r) < 0 || region_span(r, "readline", pos, n) < 0
+        || region_copy(r, pos, data, n, 0) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* CompatBase: the C base of rawmmap.compat.mmap (a Region).  Only the hot paths
+ * are here — m[i] and m[i] = v for an int index in range on an open, writable
+ * region — each one guarded copy, as Region's own; everything else (slices,
+ * messages, the standard library's checks) is the Python class's _getitem/
+ * _setitem.  The type is made ready on first use by compat_base(), so the
+ * module's init is unchanged. */
+
+static PyObject *compat_subscript(Region *r, PyObject *key)
+{
+    if (PyLong_CheckExact(key) && r->state == RS_OPEN) {
+        unsigned char byte;
+        Py_ssize_t i = PyLong_AsSsize_t(key);
+        if (i == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+        } else {
+            if (i < 0)
+                i += r->length;
+            if (i >= 0 && i < r->length) {
+                if (region_copy(r, i, &byte, 1, 0) < 0)
+                    return NULL;
+                return PyLong_FromLong(byte);
+            }
+        }
+    }
+    if (PySlice_Check(key) && r->state == RS_OPEN) {
+        PySliceObject *sl = (PySliceObject *)key;
+        /* only a slice of plain ints/None: no __index__ runs, nothing can change r */
+        if ((sl->start == Py_None || PyLong_CheckExact(sl->start))
+            && (sl->stop == Py_None || PyLong_CheckExact(sl->stop)) && sl->step == Py_None) {
+            Py_ssize_t start, stop, step, count;
+            char *data;
+            PyObject *out;
+            if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+                return NULL;
+            count = PySlice_AdjustIndices(r->length, &start, &stop, step);
+            if (count == 0)
+                return PyBytes_FromStringAndSize(NULL, 0);
+            out = rm_new_bytes("mmap.__getitem__", count, &data);
+            if (out == NULL)
+                return NULL;
+            /* the allocation may have run a finalizer: check again */
+            if (region_usable(r) < 0 || region_span(r, "mmap.__getitem__", start, count) < 0) {
+                Py_DECREF(out);
+                PyErr_Clear();
+                return PyObject_CallMethod((PyObject *)r, "_getitem", "O", key);
+            }
+            if (region_copy(r, start, data, count, 0) < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            return out;
+        }
+    }
+    return PyObject_CallMethod((PyObject *)r, "_getitem", "O", key);
+}
+
+static int compat_ass_subscript(Region *r, PyObject *key, PyObject *value)
+{
+    PyObject *res;
+    if (value != NULL && PyLong_CheckExact(key) && PyLong_CheckExact(value)
+        && r->state == RS_OPEN && (r->prot & PROT_WRITE)) {
+        long v = PyLong_AsLong(value);
+        Py_ssize_t i = PyLong_AsSsize_t(key);
+        if ((v == -1 || i == -1) && PyErr_Occurred()) {
+            PyErr_Clear();
+        } else {
+            if (i < 0)
+                i += r->length;
+            if (i >= 0 && i < r->length && v >= 0 && v <= 255) {
+                unsigned char byte = (unsigned char)v;
+                return region_copy(r, i, &byte, 1, 1);
+            }
+        }
+    }
+    res = value == NULL ? PyObject_CallMethod((PyObject *)r, "_delitem", "O", key)
+                        : PyObject_CallMethod((PyObject *)r, "_setitem", "OO", key, value);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+static PyMappingMethods compat_as_mapping = {
+    NULL, /* len: the Python class's __len__ */
+    (binaryfunc)compat_subscript,
+    (objobjargproc)compat_ass_subscript,
+};
+
+static PyTypeObject CompatBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rawmmap._core.CompatBase",
+    .tp_basicsize = sizeof(Region),
+    .tp_as_mapping = &compat_as_mapping,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The C base of rawmmap.compat.mmap: a Region with fast m[i] and m[i] = v.",
+};
+
+/* compat_base() -> the CompatBase type (made ready on the first call) */
+static PyObject *rm_compat_base(PyObject *mod, PyObject *unused)
+{
+    (void)mod;
+    (void)unused;
+    if (CompatBaseType.tp_base == NULL) {
+        CompatBaseType.tp_base = &RegionType;
+        if (PyType_Ready(&CompatBaseType) < 0) {
+            CompatBaseType.tp_base = NULL;
+            return NULL;
+        }
+    }
+    return Py_NewRef((PyObject *)&CompatBaseType);
+}
+
 /* ---- (7) Window: a buffer exporter for part of a Region ------------------------
  * memoryview(window) is [start, start+length) of the Region, counted in the
  * Region's exports exactly like a view of the whole (the C base of the
@@ -2710,6 +3008,14 @@ static PyMethodDef rm_functions[] = {
     {"capture_arm", (PyCFunction)rm_capture_arm, METH_O, NULL},
     {"configure", (PyCFunction)(void (*)(void))rm_configure, METH_VARARGS | METH_KEYWORDS, NULL},
     {"guard_state", (PyCFunction)rm_guard_state, METH_NOARGS, NULL},
+    {"compat_find", (PyCFunction)(void (*)(void))rm_compat_find, METH_FASTCALL,
+     "compat_find(region, needle, start, end, reverse, /)\n--\n\n"
+     "Index of needle in region[start:end] (the last one if reverse), or -1; guarded."},
+    {"compat_readline", (PyCFunction)(void (*)(void))rm_compat_readline, METH_FASTCALL,
+     "compat_readline(region, pos, /)\n--\n\n"
+     "The bytes of region from pos through the next newline (or the end); guarded."},
+    {"compat_base", (PyCFunction)rm_compat_base, METH_NOARGS,
+     "compat_base()\n--\n\nThe C base type of rawmmap.compat.mmap (a Region subclass)."},
     {NULL, NULL, 0, NULL},
 };
 
