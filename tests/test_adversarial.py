@@ -526,6 +526,9 @@ def test_s4_acquire_timeout_follows_threading_lock() -> None:
 def test_s4_blocked_acquire_is_interrupted_by_ctrl_c_and_never_left_held() -> None:
     attack(
         """
+        # a shell runs background jobs with SIGINT ignored, and Python then leaves it
+        # ignored: make Ctrl-C raise KeyboardInterrupt whatever started this test
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         m = rawmmap.map_anonymous(PAGE, flags=rawmmap.MAP_SHARED)
         mu = rawmmap.SharedMutex(m)
         r, w = os.pipe()
